@@ -1,0 +1,3 @@
+from zabbix_sepa.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,217 @@
+"""Run every group's sections against one site within its time budget -> the document.
+
+The document is the one of metrics.md: every metric key is in `metrics` or in
+`unsupported`, whatever happened. The sections run in a worker thread; if the
+database hangs beyond `collect_timeout`, the main thread still returns a
+document in time and the worker's late results are dropped.
+"""
+import calendar
+import datetime as dt
+import logging
+import resource
+import sys
+import threading
+import time
+from types import SimpleNamespace
+
+from zabbix_sepa import CONTRACT_VERSION, __version__, registry
+from zabbix_sepa.db import Database, DatabaseError, Unreachable
+
+log = logging.getLogger("zabbix_sepa.collect")
+
+# Time the main thread grants a hanging worker beyond the budget before it
+# gives up on it; small, so the agent's 3 s Timeout is never hit.
+GRACE = 0.15
+
+
+def site_now(timezone=None):
+    """The current wall time of the site, naive, to the second."""
+    if timezone:
+        from zoneinfo import ZoneInfo
+        now = dt.datetime.now(ZoneInfo(timezone)).replace(tzinfo=None)
+    else:
+        now = dt.datetime.now()
+    return now.replace(microsecond=0)
+
+
+def unix_clock(naive, timezone=None):
+    """N, read in the site's zone (default: this host's), as unix seconds."""
+    if timezone:
+        from zoneinfo import ZoneInfo
+        return int(naive.replace(tzinfo=ZoneInfo(timezone)).timestamp())
+    return int(naive.timestamp())
+
+
+def months_before(day, months):
+    """`day` minus calendar months, clamping the day like MariaDB's DATE_SUB."""
+    total = day.year * 12 + day.month - 1 - months
+    year, month = divmod(total, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last))
+
+
+def peak_rss_bytes():
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+class Context:
+    """What a section sees: the time N, the site's settings and the database."""
+
+    def __init__(self, site, now, db=None, server=None, self_metrics=None):
+        self.now = now
+        self.today = now.date()
+        self.thresholds = site.thresholds
+        self.discovery = site.discovery
+        self.db = db
+        self.server = server
+        self.self_metrics = self_metrics
+        d = dt.timedelta
+        self._base = {
+            "now": now, "D": self.today,
+            "h1": now - d(hours=1), "h24": now - d(hours=24),
+            "d7": now - d(days=7), "d30": now - d(days=30),
+            "D7": self.today - d(days=7), "D30": self.today - d(days=30),
+            "D_plus30": self.today + d(days=30),
+        }
+
+    def params(self, **extra):
+        return {**self._base, **extra}
+
+    def age(self, moment):
+        """Seconds from `moment` to N."""
+        return (self.now - moment).total_seconds()
+
+    def hours_ago(self, hours):
+        return self.now - dt.timedelta(hours=hours)
+
+    def days_before_now(self, days):
+        return self.now - dt.timedelta(days=days)
+
+    def months_before_today(self, months):
+        return months_before(self.today, months)
+
+
+class _Run:
+    """Results shared between the worker and the main thread."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.closed = False
+        self.values, self.discovery, self.unsupported = {}, {}, {}
+        self.failed = False
+        self.reachable = None       # None: never got an answer either way
+        self.unreachable_reason = None
+        self.db = None
+
+    def store(self, section, values=None, reason=None, failure=False):
+        with self.lock:
+            if self.closed:
+                return
+            if reason is not None:
+                for key in section.keys:
+                    self.unsupported[key] = reason
+                self.failed = self.failed or failure
+                return
+            for key in section.keys:
+                if key in {d.name for d in section.discovery}:
+                    self.discovery[key] = values[key]
+                else:
+                    self.values[key] = values[key]
+
+
+def _db_sections():
+    return [(g, s) for g in registry.groups() for s in g.sections if s.needs_db]
+
+
+def _work(run, site, now):
+    try:
+        db = Database(site.database, run.deadline)
+    except Unreachable as exc:
+        with run.lock:
+            run.reachable, run.unreachable_reason = False, str(exc)
+        return
+    run.db = db
+    with run.lock:
+        run.reachable = True
+    try:
+        try:
+            present, size, threads = db.inspect(registry.tables())
+        except DatabaseError as exc:
+            for _, section in _db_sections():
+                run.store(section, reason=f"cannot list the site's tables: {exc}", failure=True)
+            return
+        ctx = Context(site, now, db, SimpleNamespace(schema_bytes=size, threads_connected=threads))
+        for group, section in _db_sections():
+            missing = [t for t in section.tables if t not in present]
+            missing_optional = [t for t in section.optional_tables if t not in present]
+            if missing:
+                run.store(section, reason=f"required table `{missing[0]}` does not exist", failure=True)
+                continue
+            if missing_optional:
+                run.store(section, reason=f"optional table `{missing_optional[0]}` does not exist")
+                continue
+            try:
+                values = section.run(ctx)
+            except DatabaseError as exc:
+                log.warning("site %s: %s.%s failed: %s", site.name, group.name, section.name, exc)
+                run.store(section, reason=f"{group.name}.{section.name}: {exc}", failure=True)
+                continue
+            run.store(section, values)
+    finally:
+        db.close()
+
+
+def collect(site, now=None):
+    """The document of metrics.md for `site` at N (`now`, default: the site's current time)."""
+    started = time.monotonic()
+    now = now or site_now(site.timezone)
+    run = _Run()
+    run.deadline = started + site.collect_timeout
+    worker = threading.Thread(target=_work, args=(run, site, now), name="collect", daemon=True)
+    worker.start()
+    worker.join(max(0.0, run.deadline - time.monotonic()) + GRACE)
+
+    with run.lock:
+        run.closed = True
+        if run.reachable is None:
+            run.reachable = False
+            run.unreachable_reason = (f"no answer from the database within collect_timeout "
+                                      f"({site.collect_timeout:g} s)")
+        if not run.reachable:
+            log.warning("site %s: database unreachable: %s", site.name, run.unreachable_reason)
+        for _, section in _db_sections():
+            for key in section.keys:
+                if key in run.values or key in run.discovery or key in run.unsupported:
+                    continue
+                if not run.reachable:
+                    run.unsupported[key] = f"database unreachable: {run.unreachable_reason}"
+                else:
+                    run.unsupported[key] = f"collect_timeout ({site.collect_timeout:g} s) exceeded"
+                    run.failed = True
+        status = 2 if not run.reachable else (1 if run.failed else 0)
+
+    def self_metrics():
+        return {"sepa.collector.duration": round(time.monotonic() - started, 6),
+                "sepa.collector.queries": run.db.statements if run.db else 0,
+                "sepa.collector.rss": peak_rss_bytes(),
+                "sepa.collector.status": status,
+                "sepa.collector.version": __version__}
+
+    metrics, unsupported, discovery = {}, {}, {}
+    for group in registry.groups():
+        for section in group.sections:
+            if not section.needs_db:
+                run.values.update(section.run(Context(site, now, self_metrics=self_metrics)))
+        for m in group.metrics:
+            if m.key in run.values:
+                metrics[m.key] = run.values[m.key]
+            else:
+                unsupported[m.key] = run.unsupported[m.key]
+        for d in group.discovery:
+            if d.name in run.discovery:
+                discovery[d.name] = run.discovery[d.name]
+            else:
+                unsupported[f"discovery.{d.name}"] = run.unsupported[d.name]
+    return {"version": CONTRACT_VERSION, "site": site.name, "clock": unix_clock(now, site.timezone),
+            "metrics": metrics, "discovery": discovery, "unsupported": unsupported}

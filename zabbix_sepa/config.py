@@ -1,0 +1,260 @@
+"""Configuration: load the YAML of interface.md, apply defaults, validate.
+
+Every problem raises ConfigError naming the file, the key and what is wrong;
+the CLI prints it and exits 2.
+"""
+import os
+import re
+import stat
+import sys
+from dataclasses import dataclass
+from typing import List, Optional
+
+import yaml
+
+DEFAULT_PATH = "/etc/zabbix-sepa/config.yaml"
+ENV_VAR = "ZABBIX_SEPA_CONFIG"
+
+# Zabbix host names: alphanumerics, space, dot, dash, underscore.
+HOST_NAME = re.compile(r"[0-9A-Za-z_. -]{1,128}")
+
+DEFAULT_THRESHOLDS = {"batch_stuck_hours": 2, "batch_unprocessed_hours": 72}
+DEFAULT_DISCOVERY = {"max_batches": 100}
+DEFAULT_COLLECT_TIMEOUT = 2.5
+
+
+class ConfigError(Exception):
+    def __init__(self, path, key, problem):
+        self.path, self.key, self.problem = path, key, problem
+        super().__init__(f"config error in {path}: {key}: {problem}" if key
+                         else f"config error in {path}: {problem}")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    name: str
+    user: str
+    password: str = ""
+    host: str = "127.0.0.1"
+    port: int = 3306
+    socket: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    database: DatabaseConfig
+    thresholds: dict
+    discovery: dict
+    timezone: Optional[str]
+    collect_timeout: float
+
+
+@dataclass(frozen=True)
+class ZabbixConfig:
+    server: str = "127.0.0.1"
+    port: int = 10051
+    tls_psk_identity: Optional[str] = None
+    tls_psk_file: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    zabbix: ZabbixConfig
+    spool_dir: str
+    sites: List[Site]
+
+    def site(self, name=None):
+        """The named site, or the only one when name is None."""
+        if name is None:
+            if len(self.sites) == 1:
+                return self.sites[0]
+            raise ConfigError(self.path, "sites",
+                              f"{len(self.sites)} sites configured; choose one with --site "
+                              f"({', '.join(s.name for s in self.sites)})")
+        for s in self.sites:
+            if s.name == name:
+                return s
+        raise ConfigError(self.path, "sites",
+                          f"no site named {name!r} (configured: {', '.join(s.name for s in self.sites)})")
+
+
+def resolve_path(cli_path=None):
+    return cli_path or os.environ.get(ENV_VAR) or DEFAULT_PATH
+
+
+def load(cli_path=None):
+    path = resolve_path(cli_path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read the file ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(path, None, f"not valid YAML{where}") from None
+    return parse(raw, path)
+
+
+class _Checker:
+    """Type and range checks that name the offending key."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, key, problem):
+        raise ConfigError(self.path, key, problem)
+
+    def mapping(self, value, key, allowed):
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(key, f"must be a mapping, got {type(value).__name__}")
+        for k in value:
+            if k not in allowed:
+                self.fail(f"{key}.{k}" if key else str(k),
+                          f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+        return value
+
+    def string(self, value, key, required=False):
+        if value is None:
+            if required:
+                self.fail(key, "is required")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.fail(key, "must be a non-empty string")
+        return value
+
+    def number(self, value, key, minimum, maximum, integer=False):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                integer and not isinstance(value, int)):
+            self.fail(key, f"must be {'an integer' if integer else 'a number'}, got {value!r}")
+        if not minimum <= value <= maximum:
+            self.fail(key, f"must be between {minimum} and {maximum}, got {value!r}")
+        return value
+
+    def timezone(self, value, key):
+        if value is None:
+            return None
+        self.string(value, key)
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(key, f"unknown time zone {value!r} (use an IANA name like Europe/Amsterdam)")
+        return value
+
+
+def _thresholds(c, raw, key, base):
+    raw = c.mapping(raw, key, DEFAULT_THRESHOLDS.keys())
+    out = dict(base)
+    for k, v in raw.items():
+        out[k] = c.number(v, f"{key}.{k}", 0.01, 24 * 365)
+    return out
+
+
+def _discovery(c, raw, key, base):
+    raw = c.mapping(raw, key, DEFAULT_DISCOVERY.keys())
+    out = dict(base)
+    for k, v in raw.items():
+        out[k] = c.number(v, f"{key}.{k}", 1, 10000, integer=True)
+    return out
+
+
+def _password(c, db, key):
+    if db.get("password") is not None and db.get("password_file") is not None:
+        c.fail(key, "give either password or password_file, not both")
+    if db.get("password_file") is not None:
+        pf = c.string(db["password_file"], f"{key}.password_file")
+        try:
+            with open(pf, encoding="utf-8") as fh:
+                secret = fh.read().rstrip("\r\n")
+        except OSError as exc:
+            c.fail(f"{key}.password_file", f"cannot read {pf} ({exc.strerror})")
+        _warn_if_world_readable(pf, f"{key}.password_file")
+        return secret
+    if db.get("password") is not None:
+        if not isinstance(db["password"], (str, int)):
+            c.fail(f"{key}.password", "must be a string")
+        _warn_if_world_readable(c.path, f"{key}.password")
+        return str(db["password"])
+    return ""
+
+
+def _warn_if_world_readable(path, key):
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if mode & stat.S_IROTH:
+        print(f"zabbix-sepa: warning: {path} holds a password ({key}) and is readable by "
+              f"every user; run: chmod o-rwx {path}", file=sys.stderr)
+
+
+def _database(c, raw, key):
+    db = c.mapping(raw, key, {"host", "port", "socket", "name", "user", "password", "password_file"})
+    if not db:
+        c.fail(key, "is required")
+    socket = c.string(db.get("socket"), f"{key}.socket")
+    port = db.get("port", 3306)
+    return DatabaseConfig(
+        name=c.string(db.get("name"), f"{key}.name", required=True),
+        user=c.string(db.get("user"), f"{key}.user", required=True),
+        password=_password(c, db, key),
+        host=c.string(db.get("host", "127.0.0.1"), f"{key}.host"),
+        port=c.number(port, f"{key}.port", 1, 65535, integer=True),
+        socket=socket,
+    )
+
+
+TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "timezone", "collect_timeout", "sites"}
+SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout"}
+
+
+def parse(raw, path="<config>"):
+    c = _Checker(path)
+    if raw is None:
+        raw = {}
+    top = c.mapping(raw, "", TOP_KEYS)
+    zbx = c.mapping(top.get("zabbix"), "zabbix", {"server", "port", "tls_psk_identity", "tls_psk_file"})
+    zabbix = ZabbixConfig(
+        server=c.string(zbx.get("server", "127.0.0.1"), "zabbix.server"),
+        port=c.number(zbx.get("port", 10051), "zabbix.port", 1, 65535, integer=True),
+        tls_psk_identity=c.string(zbx.get("tls_psk_identity"), "zabbix.tls_psk_identity"),
+        tls_psk_file=c.string(zbx.get("tls_psk_file"), "zabbix.tls_psk_file"),
+    )
+    if (zabbix.tls_psk_identity is None) != (zabbix.tls_psk_file is None):
+        c.fail("zabbix", "tls_psk_identity and tls_psk_file go together")
+    thresholds = _thresholds(c, top.get("thresholds"), "thresholds", DEFAULT_THRESHOLDS)
+    discovery = _discovery(c, top.get("discovery"), "discovery", DEFAULT_DISCOVERY)
+    timezone = c.timezone(top.get("timezone"), "timezone")
+    timeout = c.number(top.get("collect_timeout", DEFAULT_COLLECT_TIMEOUT), "collect_timeout", 0.1, 3600)
+    spool_dir = c.string(top.get("spool_dir", "/var/spool/zabbix-sepa"), "spool_dir")
+
+    raw_sites = top.get("sites")
+    if not isinstance(raw_sites, list) or not raw_sites:
+        c.fail("sites", "must be a non-empty list of sites")
+    sites, names = [], set()
+    for i, rs in enumerate(raw_sites):
+        key = f"sites[{i}]"
+        rs = c.mapping(rs, key, SITE_KEYS)
+        name = c.string(rs.get("name"), f"{key}.name", required=True)
+        if not HOST_NAME.fullmatch(name):
+            c.fail(f"{key}.name", f"{name!r} is not a valid Zabbix host name "
+                                  "(letters, digits, space, '.', '_', '-')")
+        if name in names:
+            c.fail(f"{key}.name", f"duplicate site name {name!r}")
+        names.add(name)
+        sites.append(Site(
+            name=name,
+            database=_database(c, rs.get("database"), f"{key}.database"),
+            thresholds=_thresholds(c, rs.get("thresholds"), f"{key}.thresholds", thresholds),
+            discovery=_discovery(c, rs.get("discovery"), f"{key}.discovery", discovery),
+            timezone=c.timezone(rs.get("timezone"), f"{key}.timezone") or timezone,
+            collect_timeout=c.number(rs.get("collect_timeout", timeout), f"{key}.collect_timeout", 0.1, 3600),
+        ))
+    return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites)

@@ -1,0 +1,36 @@
+"""SEPA Audit Log (optional table)."""
+from zabbix_sepa.registry import FLOAT, INT, Group, Metric, Section
+
+AUDIT = "tabSEPA Audit Log"
+
+SQL = f"""
+SELECT COUNT(*),
+  COALESCE(SUM(UPPER(a.compliance_status) IN ('EXCEPTION', 'FAILED', 'ERROR')), 0),
+  COALESCE(SUM(COALESCE(a.compliance_status, '') <> ''), 0),
+  COALESCE(SUM(a.compliance_status = 'Compliant'), 0)
+FROM `{AUDIT}` a WHERE a.creation >= %(d7)s AND a.creation <= %(now)s
+"""
+
+
+def collect(ctx):
+    events, exceptions, judged, compliant = ctx.db.one(SQL, ctx.params())
+    return {"sepa.audit.events_7d": int(events), "sepa.audit.exceptions_7d": int(exceptions),
+            "sepa.audit.compliance_rate_7d":
+                round(100.0 * int(compliant) / int(judged), 2) if judged else 100.0}
+
+
+GROUP = Group(
+    name="audit",
+    title="SEPA audit log",
+    sections=(
+        Section("summary", collect, optional_tables=(AUDIT,), metrics=(
+            Metric("sepa.audit.events_7d", "Audit events in 7d", INT,
+                   description="SEPA Audit Log rows created within 7 days."),
+            Metric("sepa.audit.exceptions_7d", "Audit exceptions in 7d", INT,
+                   description="Audit events within 7 days with compliance status Exception, "
+                               "Failed or Error."),
+            Metric("sepa.audit.compliance_rate_7d", "Audit compliance rate 7d", FLOAT, "%",
+                   description="Compliant share of audit events with a compliance status; 100 if none."),
+        )),
+    ),
+)

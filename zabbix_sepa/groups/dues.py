@@ -1,0 +1,30 @@
+"""Membership dues schedules."""
+from zabbix_sepa.registry import INT, Group, Metric, Section
+
+SCHEDULE = "tabMembership Dues Schedule"
+
+SQL = f"""
+SELECT COALESCE(SUM(d.status = 'Active'), 0),
+  COALESCE(SUM(d.status = 'Active' AND d.auto_generate = 1 AND d.next_invoice_date < %(D)s), 0)
+FROM `{SCHEDULE}` d WHERE d.is_template = 0 AND d.creation <= %(now)s
+"""
+
+
+def collect(ctx):
+    active, stuck = ctx.db.one(SQL, ctx.params())
+    return {"sepa.dues.active": int(active), "sepa.dues.stuck": int(stuck)}
+
+
+GROUP = Group(
+    name="dues",
+    title="Dues schedules",
+    sections=(
+        Section("summary", collect, tables=(SCHEDULE,), metrics=(
+            Metric("sepa.dues.active", "Active dues schedules", INT,
+                   description="Non-template dues schedules with status Active."),
+            Metric("sepa.dues.stuck", "Stuck dues schedules", INT,
+                   description="Active auto-generating schedules whose next_invoice_date has passed: "
+                               "the invoice run did not happen."),
+        )),
+    ),
+)

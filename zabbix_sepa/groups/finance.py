@@ -1,0 +1,84 @@
+"""Sales invoices, collection rate and payment retries."""
+from zabbix_sepa.registry import FLOAT, INT, Group, Metric, Section
+
+INVOICE = "tabSales Invoice"
+BATCH = "tabDirect Debit Batch"
+ENTRY = "tabDirect Debit Batch Invoice"
+RETRY = "tabSEPA Payment Retry"
+
+# `IN (subquery)` makes the referenced invoices distinct (an invoice in two
+# batches counts once) and lets MariaDB reach them by primary key.
+INVOICES_SQL = f"""
+SELECT i.*, c.collected, c.invoiced
+FROM (
+  SELECT COALESCE(SUM(CASE WHEN s.outstanding_amount > 0 THEN s.outstanding_amount END), 0),
+    COALESCE(SUM(s.outstanding_amount > 0 AND s.due_date < %(D)s), 0),
+    COALESCE(SUM(CASE WHEN s.outstanding_amount > 0 AND s.due_date < %(D)s
+                      THEN s.outstanding_amount END), 0),
+    COALESCE(SUM(s.creation >= %(h24)s), 0),
+    MAX(s.creation)
+  FROM `{INVOICE}` s WHERE s.docstatus = 1 AND s.creation <= %(now)s
+) i CROSS JOIN (
+  SELECT SUM(s.grand_total - s.outstanding_amount) AS collected, SUM(s.grand_total) AS invoiced
+  FROM `{INVOICE}` s
+  WHERE s.docstatus = 1 AND s.creation <= %(now)s AND s.name IN (
+    SELECT e.invoice FROM `{BATCH}` b JOIN `{ENTRY}` e ON e.parent = b.name
+    WHERE b.docstatus <> 2 AND b.creation <= %(now)s
+      AND b.batch_date >= %(D30)s AND b.batch_date <= %(D)s AND e.creation <= %(now)s)
+) c
+"""
+
+
+def invoices(ctx):
+    outstanding, overdue_n, overdue_amount, created_24h, newest, collected, invoiced = \
+        ctx.db.one(INVOICES_SQL, ctx.params())
+    return {
+        "sepa.invoice.outstanding.amount": float(outstanding),
+        "sepa.invoice.overdue.count": int(overdue_n),
+        "sepa.invoice.overdue.amount": float(overdue_amount),
+        "sepa.invoice.created_24h": int(created_24h),
+        "sepa.invoice.last_age": ctx.age(newest) if newest else -1,
+        # 100 when nothing was invoiced: no collection can have failed.
+        "sepa.collection.rate_30d": round(100.0 * float(collected) / float(invoiced), 2)
+        if invoiced else 100.0,
+    }
+
+
+RETRY_SQL = f"""
+SELECT COALESCE(SUM(r.status IN ('Pending', 'Scheduled')), 0), COALESCE(SUM(r.status = 'Escalated'), 0)
+FROM `{RETRY}` r WHERE r.creation <= %(now)s
+"""
+
+
+def retries(ctx):
+    pending, escalated = ctx.db.one(RETRY_SQL, ctx.params())
+    return {"sepa.retry.pending": int(pending), "sepa.retry.escalated": int(escalated)}
+
+
+GROUP = Group(
+    name="finance",
+    title="Invoices and collection",
+    sections=(
+        Section("invoices", invoices, tables=(INVOICE, BATCH, ENTRY), metrics=(
+            Metric("sepa.invoice.outstanding.amount", "Outstanding amount", FLOAT, "EUR",
+                   description="Sum of outstanding_amount of submitted Sales Invoices."),
+            Metric("sepa.invoice.overdue.count", "Overdue invoices", INT,
+                   description="Submitted Sales Invoices with an outstanding amount past their due date."),
+            Metric("sepa.invoice.overdue.amount", "Overdue amount", FLOAT, "EUR",
+                   description="Outstanding amount of overdue submitted Sales Invoices."),
+            Metric("sepa.invoice.created_24h", "Invoices created in 24h", INT,
+                   description="Submitted Sales Invoices created within the last 24 hours."),
+            Metric("sepa.invoice.last_age", "Newest invoice age", FLOAT, "s",
+                   description="Age of the newest submitted Sales Invoice; -1 if there is none. "
+                               "A growing value means invoicing stopped."),
+            Metric("sepa.collection.rate_30d", "Collection rate 30d", FLOAT, "%",
+                   description="Paid share of the invoices in batches dated within 30 days; 100 if none."),
+        )),
+        Section("retries", retries, optional_tables=(RETRY,), metrics=(
+            Metric("sepa.retry.pending", "Pending payment retries", INT,
+                   description="SEPA Payment Retry rows in Pending or Scheduled."),
+            Metric("sepa.retry.escalated", "Escalated payment retries", INT,
+                   description="SEPA Payment Retry rows in Escalated."),
+        )),
+    ),
+)

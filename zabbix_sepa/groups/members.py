@@ -1,0 +1,47 @@
+"""Members and volunteers."""
+from zabbix_sepa.registry import INT, Group, Metric, Section
+
+MEMBER = "tabMember"
+MANDATE = "tabSEPA Mandate"
+VOLUNTEER = "tabVolunteer"
+
+SQL = f"""
+SELECT m.active, m.new_30d, w.without_mandate, v.active
+FROM (
+  SELECT COALESCE(SUM(x.status = 'Active'), 0) AS active,
+         COALESCE(SUM(x.creation >= %(d30)s), 0) AS new_30d
+  FROM `{MEMBER}` x WHERE x.creation <= %(now)s
+) m CROSS JOIN (
+  SELECT COUNT(*) AS without_mandate FROM `{MEMBER}` x
+  WHERE x.creation <= %(now)s AND x.status = 'Active' AND x.payment_method = 'SEPA Direct Debit'
+    AND NOT EXISTS (SELECT 1 FROM `{MANDATE}` sm
+                    WHERE sm.member = x.name AND sm.status = 'Active' AND sm.creation <= %(now)s)
+) w CROSS JOIN (
+  SELECT COUNT(*) AS active FROM `{VOLUNTEER}` y WHERE y.status = 'Active' AND y.creation <= %(now)s
+) v
+"""
+
+
+def collect(ctx):
+    active, new_30d, without_mandate, volunteers = ctx.db.one(SQL, ctx.params())
+    return {"sepa.member.active": int(active), "sepa.member.new_30d": int(new_30d),
+            "sepa.member.sepa_without_mandate": int(without_mandate),
+            "sepa.volunteer.active": int(volunteers)}
+
+
+GROUP = Group(
+    name="members",
+    title="Members",
+    sections=(
+        Section("summary", collect, tables=(MEMBER, MANDATE, VOLUNTEER), metrics=(
+            Metric("sepa.member.active", "Active members", INT, description="Members with status Active."),
+            Metric("sepa.member.new_30d", "New members in 30d", INT,
+                   description="Members created within the last 30 days."),
+            Metric("sepa.member.sepa_without_mandate", "SEPA members without an active mandate", INT,
+                   description="Active members paying by SEPA Direct Debit with no Active mandate: "
+                               "their dues cannot be collected."),
+            Metric("sepa.volunteer.active", "Active volunteers", INT,
+                   description="Volunteers with status Active."),
+        )),
+    ),
+)
