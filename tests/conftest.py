@@ -1,0 +1,113 @@
+"""Shared fixtures. Integration tests get a real MariaDB (see tests/mariadb.py)."""
+import datetime as dt
+import itertools
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests import mariadb
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+N = dt.datetime(2026, 11, 22, 12, 0, 0)   # the collection time most tests use
+
+
+@pytest.fixture(scope="session")
+def server():
+    return mariadb.ensure_server()
+
+
+class SiteDB:
+    """A throw-away site database with the Frappe schema, and a way to fill it."""
+
+    def __init__(self, server, name, skip=()):
+        from zabbix_sepa.dataset.schema import create_schema
+        self.server, self.name = server, name
+        self.admin = server.admin(database=None)
+        with self.admin.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            cur.execute(f"USE `{name}`")
+            create_schema(cur, skip=skip)
+        self._seq = itertools.count(1)
+
+    def insert(self, doctype, **fields):
+        """Insert one row; standard columns get defaults (created an hour before N)."""
+        row = {"name": f"{doctype[:6].upper().replace(' ', '')}-{next(self._seq):05d}",
+               "creation": N - dt.timedelta(hours=1), "docstatus": 0}
+        row.update(fields)
+        row.setdefault("modified", row["creation"])
+        cols = ", ".join(f"`{c}`" for c in row)
+        marks = ", ".join(["%s"] * len(row))
+        with self.admin.cursor() as cur:
+            cur.execute(f"INSERT INTO `tab{doctype}` ({cols}) VALUES ({marks})", list(row.values()))
+        self.admin.commit()
+        return row["name"]
+
+    def execute(self, sql, params=None):
+        with self.admin.cursor() as cur:
+            cur.execute(sql, params)
+        self.admin.commit()
+
+    def site(self, **overrides):
+        from zabbix_sepa.config import DEFAULT_DISCOVERY, DEFAULT_THRESHOLDS, DatabaseConfig, Site
+        values = dict(name="test-site", database=self.server.site_database(self.name),
+                      thresholds=dict(DEFAULT_THRESHOLDS), discovery=dict(DEFAULT_DISCOVERY),
+                      timezone="Europe/Amsterdam", collect_timeout=10.0)
+        values.update(overrides)
+        assert isinstance(values["database"], DatabaseConfig)
+        return Site(**values)
+
+    def collect(self, now=N, **overrides):
+        from zabbix_sepa.collect import collect
+        return collect(self.site(**overrides), now)
+
+    def drop(self):
+        with self.admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{self.name}`")
+        self.admin.close()
+
+
+@pytest.fixture
+def make_site(server, request):
+    made = []
+
+    def make(skip=()):
+        db = SiteDB(server, mariadb.unique_name(request.node.name), skip)
+        made.append(db)
+        return db
+
+    yield make
+    for db in made:
+        db.drop()
+
+
+@pytest.fixture
+def site(make_site):
+    return make_site()
+
+
+def run_cli(*args, env=None, timeout=60):
+    """Run `python -m zabbix_sepa ARGS` as a user would; returns (rc, stdout, stderr)."""
+    full_env = dict(os.environ, **(env or {}))
+    proc = subprocess.run([sys.executable, "-m", "zabbix_sepa", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT, env=full_env)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def write_config(tmp_path, site_db=None, database=None, **top):
+    """A config file for one site; `database` overrides the site's database mapping."""
+    import yaml
+    if database is None:
+        database = site_db.server.site_database_mapping(site_db.name)
+    doc = {"timezone": "Europe/Amsterdam", **top,
+           "sites": [{"name": "test-site", "database": database}]}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def parse(stdout):
+    return json.loads(stdout)

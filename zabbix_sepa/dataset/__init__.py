@@ -1,0 +1,1 @@
+"""Frappe-shaped schema and the seeded data generator (tests, benchmark, demo)."""
