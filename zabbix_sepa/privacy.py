@@ -5,7 +5,8 @@ redaction catches what a library error might still quote.
 """
 import re
 
-_IBAN = re.compile(r"\b[A-Za-z]{2}\s?[0-9]{2}(?:\s?[A-Za-z0-9]){11,30}\b")
+# Printed IBANs come in groups of four, with or without spaces.
+_IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 

@@ -1,0 +1,80 @@
+"""The registry matches the metric contract, and generated files match the registry."""
+import os
+import re
+
+from zabbix_sepa import registry
+from zabbix_sepa.docs import metric_reference
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# metrics.md, contract version 1: every key, spelled out.
+CONTRACT_KEYS = """
+sepa.batch.total sepa.batch.created_24h
+sepa.batch.status[draft] sepa.batch.status[generated] sepa.batch.status[submitted]
+sepa.batch.status[processed] sepa.batch.status[failed] sepa.batch.status[rolled_back]
+sepa.batch.status[other] sepa.batch.pending.count sepa.batch.pending.amount
+sepa.batch.pending.oldest_age sepa.batch.stuck sepa.batch.failed_24h sepa.batch.failed_7d
+sepa.batch.success_rate_30d sepa.batch.collected_amount_30d sepa.batch.entry.failed_7d
+sepa.batch.entry.failure_rate_7d sepa.mandate.total sepa.mandate.status[active]
+sepa.mandate.status[draft] sepa.mandate.status[suspended] sepa.mandate.status[cancelled]
+sepa.mandate.status[expired] sepa.mandate.status[other] sepa.mandate.expiring_30d
+sepa.mandate.expired_active sepa.mandate.dormant sepa.mandate.iban_invalid sepa.mandate.created_30d
+sepa.mandate.cancelled_30d sepa.member.sepa_without_mandate sepa.member.active sepa.member.new_30d
+sepa.volunteer.active sepa.invoice.outstanding.amount sepa.invoice.overdue.count
+sepa.invoice.overdue.amount sepa.invoice.created_24h sepa.invoice.last_age sepa.collection.rate_30d
+sepa.retry.pending sepa.retry.escalated sepa.dues.active sepa.dues.stuck sepa.error.count_1h
+sepa.error.count_24h sepa.error.category_24h[permission] sepa.error.category_24h[validation]
+sepa.error.category_24h[database] sepa.error.category_24h[timeout]
+sepa.error.category_24h[integration] sepa.error.category_24h[other] sepa.error.sepa_24h
+sepa.scheduler.failed_24h sepa.scheduler.last_activity_age sepa.audit.events_7d
+sepa.audit.exceptions_7d sepa.audit.compliance_rate_7d sepa.db.size sepa.db.threads_connected
+sepa.collector.duration sepa.collector.queries sepa.collector.rss sepa.collector.status
+sepa.collector.version
+""".split()
+
+
+def test_registry_has_exactly_the_contract_keys_once():
+    keys = [m.key for m in registry.metrics()]
+    assert len(keys) == len(set(keys))
+    assert sorted(keys) == sorted(CONTRACT_KEYS)
+
+
+def test_discovery_lists_of_the_contract():
+    lists = {d.name: d for d in registry.discoveries()}
+    assert set(lists) == {"batches", "banks", "jobs"}
+    assert lists["batches"].macros == ("{#BATCH}", "{#STATUS}", "{#TYPE}")
+    assert lists["banks"].values == ("mandates", "failed_entries_30d")
+    assert lists["jobs"].values == ("last_success_age", "failed_24h")
+
+
+def test_every_metric_is_described():
+    for m in registry.metrics():
+        assert m.name and m.description.endswith("."), m.key
+        assert m.value_type in (registry.FLOAT, registry.INT, registry.STR), m.key
+
+
+def test_group_modules_are_the_architecture_groups():
+    names = [g.name for g in registry.groups()]
+    assert names == ["batches", "mandates", "members", "finance", "dues", "errors", "scheduler",
+                     "audit", "system", "collector"]
+
+
+def test_sql_is_parameterized():
+    """Values travel as parameters: no quoted literal in SQL other than our fixed vocabulary."""
+    import importlib
+    for g in registry.groups():
+        module = importlib.import_module(f"zabbix_sepa.groups.{g.name}")
+        for name, value in vars(module).items():
+            if name.endswith("_SQL") or name == "SQL":
+                literals = set(re.findall(r"'([^']*)'", value))
+                allowed = {"Draft", "Generated", "Submitted", "Processed", "Failed", "Active",
+                           "Cancelled", "Complete", "Compliant", "Escalated", "Pending", "Scheduled",
+                           "SEPA Direct Debit", "EXCEPTION", "FAILED", "ERROR", "", " ", "other", ":",
+                           "permission", "validation", "database", "timeout", "integration"}
+                assert literals <= allowed, (g.name, name, literals - allowed)
+
+
+def test_metric_reference_is_up_to_date():
+    with open(os.path.join(ROOT, "docs", "metrics.md"), encoding="utf-8") as fh:
+        committed = fh.read()
+    assert committed == metric_reference(), "run: zabbix-sepa docs > docs/metrics.md"
