@@ -151,12 +151,15 @@ def _work(run, site, now):
             if missing_optional:
                 run.store(section, reason=f"optional table `{missing_optional[0]}` does not exist")
                 continue
+            began = time.monotonic()
             try:
                 values = section.run(ctx)
             except DatabaseError as exc:
                 log.warning("site %s: %s.%s failed: %s", site.name, group.name, section.name, exc)
                 run.store(section, reason=f"{group.name}.{section.name}: {exc}", failure=True)
                 continue
+            log.debug("site %s: %s.%s took %.1f ms", site.name, group.name, section.name,
+                      1000 * (time.monotonic() - began))
             run.store(section, values)
     finally:
         db.close()

@@ -1,0 +1,62 @@
+"""No IBAN, person name or e-mail ever leaves the collector: sentinels seeded everywhere, grepped everywhere."""
+import datetime as dt
+
+from tests.conftest import N, run_cli, write_config
+
+IBANS = ["NL02ABNA0123456789", "nl02 abna 0123 4567 89", "NL99SENT1NEL0000000"]
+NAMES = ["Zyxwvut Sentinelname", "Qwertz Privatperson"]
+EMAILS = ["sentinel.person@example.org"]
+SENTINELS = IBANS + [i.replace(" ", "").upper() for i in IBANS] + ["0123456789", "SENT1NEL"] \
+    + NAMES + EMAILS
+
+
+def seed(site):
+    name, other = NAMES
+    mail = EMAILS[0]
+    member = site.insert("Member", status="Active", payment_method="SEPA Direct Debit", full_name=name,
+                         first_name="Zyxwvut", last_name="Sentinelname", email=mail, iban=IBANS[0])
+    site.insert("Volunteer", status="Active", member=member, volunteer_name=name, email=mail)
+    for i, iban in enumerate(IBANS):
+        m = site.insert("SEPA Mandate", status="Active", mandate_id=f"MD-P{i}", member=member,
+                        member_name=name, account_holder_name=other, iban=iban, sign_date=N.date())
+        site.insert("SEPA Mandate Usage", parent=m, usage_date=N.date(), status="Collected")
+    batch = site.insert("Direct Debit Batch", status="Failed", docstatus=1, batch_date=N.date(),
+                        batch_description=f"Batch for {name}")
+    for iban in IBANS:
+        site.insert("Direct Debit Batch Invoice", parent=batch, status="Failed", iban=iban, member=member,
+                    member_name=name, result_message=f"{name} {mail} {iban}")
+    site.insert("Sales Invoice", docstatus=1, customer=name, customer_name=name, outstanding_amount=1,
+                grand_total=1, due_date=N.date() - dt.timedelta(days=3))
+    site.insert("Error Log", method=f"sepa for {mail}", error=f"ValidationError: {iban} of {name}")
+    site.insert("SEPA Audit Log", compliance_status="Exception", user=mail, details=name)
+    site.insert("Membership Dues Schedule", status="Active", member=member, member_name=name)
+    site.insert("SEPA Payment Retry", status="Pending", member=member, failure_reason=f"{name} {iban}")
+
+
+def assert_clean(text):
+    lowered = text.lower()
+    for s in SENTINELS:
+        assert s.lower() not in lowered, f"personal data leaked: {s!r}"
+
+
+def test_no_personal_data_in_document_or_logs(tmp_path, site):
+    seed(site)
+    rc, out, err = run_cli("--debug", "collect", "--config", write_config(tmp_path, site), "--now", str(N))
+    assert rc == 0
+    assert '"NL:ABNA"' in out                      # the bank code is there, the IBAN is not
+    assert_clean(out + err)
+
+
+def test_no_personal_data_in_failure_reasons(tmp_path, site, server):
+    seed(site)
+    locker = server.admin(database=site.name)
+    with locker.cursor() as cur:
+        cur.execute("LOCK TABLES `tabSEPA Mandate` WRITE")
+    try:
+        cfg = write_config(tmp_path, site, collect_timeout=1.0)
+        rc, out, err = run_cli("--debug", "collect", "--config", cfg, "--now", str(N))
+    finally:
+        locker.close()
+    assert rc == 1
+    assert "time limit" in out
+    assert_clean(out + err)

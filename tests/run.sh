@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command of the README. From a fresh Debian machine (as root):
+# installs what the tests need (python3-venv, MariaDB from Debian), makes
+# .venv with the package and pytest, starts MariaDB on 127.0.0.1 without
+# systemd if none answers, and runs the whole suite. Extra args go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server mariadb-client)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || { echo "tests/run.sh: need root to install: ${need_apt[*]}" >&2; exit 1; }
+    [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+stack/mariadb.sh up
+
+exec .venv/bin/python -m pytest -q "$@"
