@@ -95,7 +95,8 @@ class Context:
 class _Run:
     """Results shared between the worker and the main thread."""
 
-    def __init__(self):
+    def __init__(self, deadline):
+        self.deadline = deadline
         self.lock = threading.Lock()
         self.closed = False
         self.values, self.discovery, self.unsupported = {}, {}, {}
@@ -131,9 +132,11 @@ def _work(run, site, now):
         with run.lock:
             run.reachable, run.unreachable_reason = False, str(exc)
         return
-    run.db = db
     with run.lock:
-        run.reachable = True
+        if run.closed:          # connected too late: the document is already out
+            db.close()
+            return
+        run.reachable, run.db = True, db
     try:
         try:
             present, size, threads = db.inspect(registry.tables())
@@ -169,8 +172,7 @@ def collect(site, now=None):
     """The document of metrics.md for `site` at N (`now`, default: the site's current time)."""
     started = time.monotonic()
     now = now or site_now(site.timezone)
-    run = _Run()
-    run.deadline = started + site.collect_timeout
+    run = _Run(started + site.collect_timeout)
     worker = threading.Thread(target=_work, args=(run, site, now), name="collect", daemon=True)
     worker.start()
     worker.join(max(0.0, run.deadline - time.monotonic()) + GRACE)
