@@ -107,3 +107,15 @@ def test_world_readable_password_warns(tmp_path, capsys):
     assert "holds a password" in capsys.readouterr().err
     config.load(write(tmp_path, {"sites": [SITE]}, mode=0o600))
     assert capsys.readouterr().err == ""
+
+
+def test_example_config_is_valid(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "config.example.yaml"), encoding="utf-8") as fh:
+        text = fh.read()
+    pw = tmp_path / "pw"
+    pw.write_text("x")
+    os.chmod(pw, 0o600)
+    cfg = config.load(write(tmp_path, text.replace("/etc/zabbix-sepa/db-password", str(pw))))
+    assert [s.name for s in cfg.sites] == ["verenigingen-prod"]
+    assert cfg.sites[0].thresholds == config.DEFAULT_THRESHOLDS
