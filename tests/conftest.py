@@ -22,14 +22,15 @@ def server():
 class SiteDB:
     """A throw-away site database with the Frappe schema, and a way to fill it."""
 
-    def __init__(self, server, name, skip=()):
+    def __init__(self, server, name, skip=(), schema=True):
         from zabbix_sepa.dataset.schema import create_schema
         self.server, self.name = server, name
         self.admin = server.admin(database=None)
         with self.admin.cursor() as cur:
             cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
             cur.execute(f"USE `{name}`")
-            create_schema(cur, skip=skip)
+            if schema:
+                create_schema(cur, skip=skip)
         self._seq = itertools.count(1)
 
     def insert(self, doctype, **fields):
