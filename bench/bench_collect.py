@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/bench_collect.py [--scale prod large] [--runs 7]
 
-Each scale's database is generated once and kept (`zsepa_bench_<scale>_g<N>`,
+Each scale's database is generated once and kept (`zsepa_test_bench_<scale>_g<N>`,
 N = generator version), so later runs only measure. Per scale it reports the
 median over the runs of: sepa.collector.duration, statements, peak RSS, the
 wall time of the whole `zabbix-sepa collect` process, and per-section times.
@@ -46,7 +46,7 @@ def ensure_dataset(server, scale):
         cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         cur.execute(f"USE `{name}`")
     started = time.monotonic()
-    counts = generate.generate(admin, scale, NOW, progress=lambda msg: print(f"#   {msg}", file=sys.stderr))
+    counts = generate.generate(admin, scale, NOW, progress=lambda doctype, rows: print(f"#   {doctype}: {rows} rows", file=sys.stderr))
     with admin.cursor() as cur:
         cur.execute("INSERT INTO tabSingles (doctype, field, value) VALUES ('zabbix-sepa bench', 'complete', '1')")
         cur.execute("ANALYZE TABLE " + ", ".join(f"`tab{d}`" for d in counts))

@@ -41,7 +41,7 @@ up() {
     fi
     log "starting mariadbd on 127.0.0.1:$PORT"
     nohup /usr/sbin/mariadbd --user=mysql --datadir="$DATADIR" --bind-address=127.0.0.1 \
-        --port="$PORT" --socket="$SOCKET" --innodb-buffer-pool-size=1G \
+        --port="$PORT" --socket="$SOCKET" --innodb-buffer-pool-size=2G \
         --log-error="$LOG" >/dev/null 2>&1 &
     echo $! > "$PIDFILE"
     for _ in $(seq 1 120); do
