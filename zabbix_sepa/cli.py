@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import time
 
 from zabbix_sepa import __version__, config
 
@@ -15,6 +16,21 @@ def _now(text):
         return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
     except ValueError:
         raise argparse.ArgumentTypeError(f"--now must look like 'YYYY-MM-DD HH:MM:SS', got {text!r}")
+
+
+def _process_start():
+    """time.monotonic() of this process's start, so budgets include Python's start-up."""
+    try:
+        import psutil
+        elapsed = max(0.0, time.time() - psutil.Process().create_time())
+    except Exception:       # no /proc: count from here
+        elapsed = 0.0
+    return time.monotonic() - elapsed
+
+
+def _config_arg(p):
+    p.add_argument("--config", help=f"configuration file (default: ${config.ENV_VAR} or "
+                                    f"{config.DEFAULT_PATH})")
 
 
 def build_parser():
@@ -30,13 +46,39 @@ def build_parser():
                        description="Collect every metric and discovery list of one site and print "
                                    "the document. Exit status = sepa.collector.status "
                                    "(0 ok, 1 some group failed, 2 database unreachable).")
-    c.add_argument("--config", help=f"configuration file (default: ${config.ENV_VAR} or "
-                                    f"{config.DEFAULT_PATH})")
-    c.add_argument("--site", help="site name (may be left out when one site is configured)")
+    _config_arg(c)
+    c.add_argument("--site", help="site name (may be left out, or empty, when one site is configured)")
     c.add_argument("--now", type=_now, metavar="'YYYY-MM-DD HH:MM:SS'",
-                   help="collect as of this site-local time instead of now")
+                   help="collect as of this site-local time instead of now (bypasses the cache)")
     c.add_argument("--format", choices=["json"], default="json", help="output format (default json)")
+    c.add_argument("--quiet", action="store_true",
+                   help="no warnings on stderr (for the agent, which mixes stderr into the value); "
+                        "errors that prevent a document are still printed")
     c.set_defaults(func=cmd_collect)
+
+    s = sub.add_parser("send", help="collect and deliver to Zabbix (trapper), spooling what fails",
+                       description="Collect the site(s) and send each document as the value of "
+                                   "sepa.collect for the site's host, after delivering what earlier "
+                                   "runs spooled, oldest first with its original clock. Exit status: "
+                                   "0 all processed, 2 some values rejected by the server, 1 values "
+                                   "left in the spool (not delivered).")
+    _config_arg(s)
+    who = s.add_mutually_exclusive_group()
+    who.add_argument("--site", help="site name (may be left out when one site is configured)")
+    who.add_argument("--all", action="store_true",
+                     help="every configured site, and every host waiting in the spool")
+    s.add_argument("--now", type=_now, metavar="'YYYY-MM-DD HH:MM:SS'",
+                   help="collect as of this site-local time (the value's clock) instead of now")
+    s.set_defaults(func=cmd_send)
+
+    u = sub.add_parser("userparameters", help="print the Zabbix agent UserParameters file",
+                       description="Print the agent configuration fragment that defines "
+                                   "sepa.collect[<site>] (userparameters/zabbix_sepa.conf).")
+    u.add_argument("--bin", default=None, help="path of the zabbix-sepa command "
+                                                "(default /usr/local/bin/zabbix-sepa)")
+    u.add_argument("--config", dest="config_path", default=None,
+                   help="pass this --config to every call (default: none, i.e. the default path)")
+    u.set_defaults(func=cmd_userparameters)
 
     d = sub.add_parser("docs", help="print the metric reference generated from the registry")
     d.set_defaults(func=cmd_docs)
@@ -44,12 +86,35 @@ def build_parser():
 
 
 def cmd_collect(args):
+    started = _process_start()
     from zabbix_sepa.collect import collect
-    site = config.load(args.config).site(args.site)
-    doc = collect(site, args.now)
+    cfg = config.load(args.config)
+    site = cfg.site(args.site or None)
+    if cfg.cache_seconds and args.now is None:
+        from zabbix_sepa.transport.agent import cached
+        doc = cached(site.name, cfg.cache_dir, cfg.cache_seconds, started + site.collect_timeout,
+                     lambda: collect(site, None, started))
+    else:
+        doc = collect(site, args.now, started)
     json.dump(doc, sys.stdout, separators=(",", ":"))
     sys.stdout.write("\n")
     return doc["metrics"]["sepa.collector.status"]
+
+
+def cmd_send(args):
+    from zabbix_sepa.transport import push
+    cfg = config.load(args.config)
+    sites = cfg.sites if args.all else [cfg.site(args.site)]
+    outcomes = push.send(cfg, sites, args.now, all_spooled=args.all)
+    for o in outcomes:
+        print(o.line())
+    return push.exit_status(outcomes)
+
+
+def cmd_userparameters(args):
+    from zabbix_sepa.transport.agent import DEFAULT_BIN, userparameters
+    sys.stdout.write(userparameters(args.bin or DEFAULT_BIN, args.config_path))
+    return 0
 
 
 def cmd_docs(args):
@@ -61,8 +126,10 @@ def cmd_docs(args):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="zabbix-sepa: %(levelname)s: %(message)s")
+    quiet = getattr(args, "quiet", False)
+    config.QUIET = quiet and not args.debug
+    level = logging.DEBUG if args.debug else (logging.CRITICAL if quiet else logging.WARNING)
+    logging.basicConfig(level=level, format="zabbix-sepa: %(levelname)s: %(message)s")
     try:
         return args.func(args)
     except config.ConfigError as exc:

@@ -168,9 +168,14 @@ def _work(run, site, now):
         db.close()
 
 
-def collect(site, now=None):
-    """The document of metrics.md for `site` at N (`now`, default: the site's current time)."""
-    started = time.monotonic()
+def collect(site, now=None, started=None):
+    """The document of metrics.md for `site` at N (`now`, default: the site's current time).
+
+    The budget `site.collect_timeout` counts from `started` (a time.monotonic()
+    value, default: now); the CLI passes its process start time, so that
+    Python's own start-up is inside the budget the agent's Timeout sees."""
+    began = time.monotonic()
+    started = began if started is None else min(started, began)
     now = now or site_now(site.timezone)
     run = _Run(started + site.collect_timeout)
     worker = threading.Thread(target=_work, args=(run, site, now), name="collect", daemon=True)
@@ -197,7 +202,7 @@ def collect(site, now=None):
         status = 2 if not run.reachable else (1 if run.failed else 0)
 
     def self_metrics():
-        return {"sepa.collector.duration": round(time.monotonic() - started, 6),
+        return {"sepa.collector.duration": round(time.monotonic() - began, 6),
                 "sepa.collector.queries": run.db.statements if run.db else 0,
                 "sepa.collector.rss": peak_rss_bytes(),
                 "sepa.collector.status": status,

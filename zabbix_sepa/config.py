@@ -21,6 +21,12 @@ HOST_NAME = re.compile(r"[0-9A-Za-z_. -]{1,128}")
 DEFAULT_THRESHOLDS = {"batch_stuck_hours": 2, "batch_unprocessed_hours": 72}
 DEFAULT_DISCOVERY = {"max_batches": 100}
 DEFAULT_COLLECT_TIMEOUT = 2.5
+QUIET = False       # set by `collect --quiet`: no warnings on stderr (the agent mixes stderr into values)
+DEFAULT_SPOOL_DIR = "/var/spool/zabbix-sepa"
+DEFAULT_SPOOL_MAX_AGE_HOURS = 168          # a week: past the default 7d history, a value is of little use
+DEFAULT_SPOOL_MAX_BYTES = 100 * 2**20
+DEFAULT_CACHE_DIR = "/var/cache/zabbix-sepa"
+DEFAULT_SEND_TIMEOUT = 10
 
 
 class ConfigError(Exception):
@@ -56,6 +62,7 @@ class ZabbixConfig:
     port: int = 10051
     tls_psk_identity: Optional[str] = None
     tls_psk_file: Optional[str] = None
+    timeout: float = DEFAULT_SEND_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,10 @@ class Config:
     zabbix: ZabbixConfig
     spool_dir: str
     sites: List[Site]
+    spool_max_age_hours: float = DEFAULT_SPOOL_MAX_AGE_HOURS
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
+    cache_seconds: float = 0
+    cache_dir: str = DEFAULT_CACHE_DIR
 
     def site(self, name=None):
         """The named site, or the only one when name is None."""
@@ -190,7 +201,7 @@ def _warn_if_world_readable(path, key):
         mode = os.stat(path).st_mode
     except OSError:
         return
-    if mode & stat.S_IROTH:
+    if mode & stat.S_IROTH and not QUIET:
         print(f"zabbix-sepa: warning: {path} holds a password ({key}) and is readable by "
               f"every user; run: chmod o-rwx {path}", file=sys.stderr)
 
@@ -211,7 +222,8 @@ def _database(c, raw, key):
     )
 
 
-TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "timezone", "collect_timeout", "sites"}
+TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "spool_max_age_hours", "spool_max_bytes",
+            "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites"}
 SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout"}
 
 
@@ -220,12 +232,13 @@ def parse(raw, path="<config>"):
     if raw is None:
         raw = {}
     top = c.mapping(raw, "", TOP_KEYS)
-    zbx = c.mapping(top.get("zabbix"), "zabbix", {"server", "port", "tls_psk_identity", "tls_psk_file"})
+    zbx = c.mapping(top.get("zabbix"), "zabbix", {"server", "port", "tls_psk_identity", "tls_psk_file", "timeout"})
     zabbix = ZabbixConfig(
         server=c.string(zbx.get("server", "127.0.0.1"), "zabbix.server"),
         port=c.number(zbx.get("port", 10051), "zabbix.port", 1, 65535, integer=True),
         tls_psk_identity=c.string(zbx.get("tls_psk_identity"), "zabbix.tls_psk_identity"),
         tls_psk_file=c.string(zbx.get("tls_psk_file"), "zabbix.tls_psk_file"),
+        timeout=c.number(zbx.get("timeout", DEFAULT_SEND_TIMEOUT), "zabbix.timeout", 1, 300),
     )
     if (zabbix.tls_psk_identity is None) != (zabbix.tls_psk_file is None):
         c.fail("zabbix", "tls_psk_identity and tls_psk_file go together")
@@ -233,7 +246,15 @@ def parse(raw, path="<config>"):
     discovery = _discovery(c, top.get("discovery"), "discovery", DEFAULT_DISCOVERY)
     timezone = c.timezone(top.get("timezone"), "timezone")
     timeout = c.number(top.get("collect_timeout", DEFAULT_COLLECT_TIMEOUT), "collect_timeout", 0.1, 3600)
-    spool_dir = c.string(top.get("spool_dir", "/var/spool/zabbix-sepa"), "spool_dir")
+    spool_dir = c.string(top.get("spool_dir", DEFAULT_SPOOL_DIR), "spool_dir")
+    spool = dict(
+        spool_max_age_hours=c.number(top.get("spool_max_age_hours", DEFAULT_SPOOL_MAX_AGE_HOURS),
+                                     "spool_max_age_hours", 0.01, 24 * 366),
+        spool_max_bytes=c.number(top.get("spool_max_bytes", DEFAULT_SPOOL_MAX_BYTES), "spool_max_bytes",
+                                 4096, 2**40, integer=True),
+        cache_seconds=c.number(top.get("cache_seconds", 0), "cache_seconds", 0, 3600),
+        cache_dir=c.string(top.get("cache_dir", DEFAULT_CACHE_DIR), "cache_dir"),
+    )
 
     raw_sites = top.get("sites")
     if not isinstance(raw_sites, list) or not raw_sites:
@@ -243,7 +264,7 @@ def parse(raw, path="<config>"):
         key = f"sites[{i}]"
         rs = c.mapping(rs, key, SITE_KEYS)
         name = c.string(rs.get("name"), f"{key}.name", required=True)
-        if not HOST_NAME.fullmatch(name):
+        if not HOST_NAME.fullmatch(name) or name.strip(".") == "":
             c.fail(f"{key}.name", f"{name!r} is not a valid Zabbix host name "
                                   "(letters, digits, space, '.', '_', '-')")
         if name in names:
@@ -257,4 +278,4 @@ def parse(raw, path="<config>"):
             timezone=c.timezone(rs.get("timezone"), f"{key}.timezone") or timezone,
             collect_timeout=c.number(rs.get("collect_timeout", timeout), f"{key}.collect_timeout", 0.1, 3600),
         ))
-    return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites)
+    return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, **spool)

@@ -1,0 +1,168 @@
+"""`zabbix-sepa send`: collect, spool, deliver the spool oldest first.
+
+The new document is spooled before anything is sent, so that one code path
+delivers everything in clock order with its original clock, and a value is
+never only in memory while the network is being tried. Exit status as
+zabbix_sender: 0 all processed, 2 some rejected by the server, 1 something
+is still waiting in the spool (or was lost, which the log then says).
+"""
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from zabbix_sepa.config import ConfigError
+from zabbix_sepa.transport import spool as spool_mod
+from zabbix_sepa.transport.sender import DeliveryError, PskError, Sender, read_psk
+from zabbix_sepa.transport.spool import HostSpool, SpoolError
+
+log = logging.getLogger(__name__)
+
+KEY = "sepa.collect"
+PER_CONNECTION = 250        # zabbix_sender's convention
+LOCK_WAIT = 5.0
+
+
+@dataclass
+class Outcome:
+    host: str
+    sent: int = 0           # acknowledged as processed
+    earlier: int = 0        # of those, values spooled by earlier runs
+    rejected: int = 0       # acknowledged as failed (unknown host/key): dropped, not retried
+    waiting: int = 0        # still in the spool
+    dropped: int = 0        # removed by the spool bounds
+    lost: int = 0           # neither delivered nor spooled (spool unusable and server down)
+    problem: Optional[str] = None
+
+    def line(self):
+        text = (f"{self.host}: sent {self.sent} ({self.earlier} from the spool), "
+                f"rejected {self.rejected}, waiting in spool {self.waiting}")
+        if self.dropped:
+            text += f", dropped by spool bounds {self.dropped}"
+        if self.lost:
+            text += f", LOST {self.lost}"
+        return text + (f" - {self.problem}" if self.problem else "")
+
+
+def make_sender(cfg):
+    z = cfg.zabbix
+    psk = None
+    if z.tls_psk_file:
+        try:
+            psk = read_psk(z.tls_psk_file)
+        except PskError as exc:
+            raise ConfigError(cfg.path, "zabbix.tls_psk_file", str(exc)) from None
+    try:
+        return Sender(z.server, z.port, z.timeout, z.tls_psk_identity, psk)
+    except ValueError as exc:       # zappix's own length checks
+        raise ConfigError(cfg.path, "zabbix.tls_psk_identity", str(exc)) from None
+
+
+def exit_status(outcomes):
+    if any(o.waiting or o.lost for o in outcomes):
+        return 1
+    if any(o.rejected for o in outcomes):
+        return 2
+    return 0
+
+
+def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None):
+    """Collect each site, spool its document, deliver the spools. Returns [Outcome]."""
+    if collect is None:
+        from zabbix_sepa.collect import collect
+    sender = sender or make_sender(cfg)
+    outcomes = {}
+    fresh = {}              # host -> path of this run's spooled value
+    direct = {}             # host -> value that could not be spooled
+    for site in sites:
+        out = outcomes[site.name] = Outcome(site.name)
+        doc = collect(site, now)
+        value = json.dumps(doc, separators=(",", ":"))
+        try:
+            fresh[site.name] = HostSpool(cfg.spool_dir, site.name).put(KEY, value, doc["clock"]).path
+        except SpoolError as exc:
+            log.error("%s; sending this value without a safety copy", exc)
+            out.problem = str(exc)
+            direct[site.name] = (value, doc["clock"])
+    hosts = list(outcomes)
+    if all_spooled:
+        try:
+            hosts += [h for h in spool_mod.hosts(cfg.spool_dir) if h not in outcomes]
+        except SpoolError as exc:
+            log.error("%s", exc)
+    for host in hosts:
+        out = outcomes.setdefault(host, Outcome(host))
+        if host in direct:
+            _send_direct(sender, out, *direct[host])
+        try:
+            _flush(cfg, sender, HostSpool(cfg.spool_dir, host), out, fresh.get(host),
+                   others=[h for h in hosts if h != host])
+        except SpoolError as exc:
+            log.error("%s", exc)
+            out.problem = out.problem or str(exc)
+    return [outcomes[h] for h in hosts]
+
+
+def _send_direct(sender, out, value, clock):
+    try:
+        reply = sender.send([(out.host, KEY, value, clock)])
+    except DeliveryError as exc:
+        out.lost += 1
+        log.error("%s: the value of clock %d was NOT delivered and could not be spooled: %s",
+                  out.host, clock, exc)
+        return
+    _account(out, reply, 1, 0)
+
+
+def _flush(cfg, sender, hs, out, fresh_path, others):
+    spool_bytes = sum(HostSpool(cfg.spool_dir, h).size() for h in others)
+    if not hs.lock(LOCK_WAIT):
+        out.waiting = len(hs.entries())
+        out.problem = "another `zabbix-sepa send` is delivering this host's spool; left to it"
+        log.warning("%s: %s", out.host, out.problem)
+        return
+    try:
+        out.dropped += hs.enforce_bounds(time.time(), cfg.spool_max_age_hours * 3600,
+                                         cfg.spool_max_bytes, spool_bytes)
+        seen = set()
+        while True:
+            entries = [e for e in hs.entries() if e.path not in seen]
+            if not entries:
+                break
+            for start in range(0, len(entries), PER_CONNECTION):
+                chunk = entries[start:start + PER_CONNECTION]
+                seen.update(e.path for e in chunk)
+                loaded = [(e, hs.load(e)) for e in chunk]
+                values = [(out.host, key, value, clock) for e, rec in loaded if rec
+                          for key, value, clock in [rec]]
+                if not values:
+                    continue
+                try:
+                    reply = sender.send(values)
+                except DeliveryError as exc:
+                    out.waiting = len(hs.entries())
+                    out.problem = str(exc)
+                    log.warning("%s: %d value(s) not delivered, kept in the spool for the next run: %s",
+                                out.host, out.waiting, exc)
+                    return
+                delivered = [e for e, rec in loaded if rec]
+                _account(out, reply, len(values), sum(e.path != fresh_path for e in delivered))
+                hs.remove(delivered)
+    finally:
+        hs.unlock()
+
+
+def _account(out, reply, count, earlier):
+    out.sent += reply.processed
+    out.earlier += min(earlier, reply.processed)
+    if reply.failed:
+        out.rejected += reply.failed
+        log.error(
+            "%s: the Zabbix server rejected %d of %d value(s) of key %s (processed %d): it knows no "
+            "monitored host %r with a Zabbix trapper item %s. Check that the host exists and is "
+            "enabled, that the template 'SEPA by Zabbix trapper' is linked, that the item's "
+            "'Allowed hosts' admit this machine, and that the server's configuration cache has "
+            "caught up (CacheUpdateFrequency; `zabbix_server -R config_cache_reload`). These values "
+            "are dropped, not retried.", out.host, reply.failed, count, KEY, reply.processed,
+            out.host, KEY)
