@@ -1,0 +1,244 @@
+"""Push and pull against a real Zabbix 6.0 server and agent (Debian packages).
+
+The stack comes from stack/zabbix.sh (through tests/zabbix.py). Each test
+makes its own host through the API, with a trapper item sepa.collect (the
+template issue replaces these with the generated template), and reads the
+outcome back from the server's history through the API.
+"""
+import datetime as dt
+import json
+import os
+import socket
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from tests import zabbix
+from tests.conftest import N, run_cli
+
+pytestmark = pytest.mark.zabbix
+
+CLOCK_FMT = "%Y-%m-%d %H:%M:%S"
+
+
+@pytest.fixture(scope="module")
+def zbx():
+    return zabbix.ensure_stack()
+
+
+def write_config(path, site_db, **top):
+    raw = {"timezone": "UTC", "spool_dir": str(path.parent / "spool"),
+           "zabbix": {"server": "127.0.0.1", "port": zabbix.SERVER_PORT, "timeout": 5}, **top,
+           "sites": [{"name": site_db.host, "database": site_db.server.site_database_mapping(site_db.name)}]}
+    path.write_text(yaml.safe_dump(raw))
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+@pytest.fixture
+def host(zbx, site):
+    """A Zabbix host named after the site's database, with trapper item sepa.collect."""
+    site.host = f"zsepa-{site.name[-12:]}"
+    h = zabbix.TrapperHost(site.host)
+    yield h
+    h.delete()
+
+
+def history(h, expect, timeout=30):
+    """The values of sepa.collect once `expect` of them are stored (or what is there at timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        values = h.history()
+        if len(values) >= expect or time.monotonic() > deadline:
+            return values
+        time.sleep(0.5)
+
+
+def send(cfg, now=None, *extra):
+    args = ["send", "--config", cfg, *extra]
+    if now:
+        args += ["--now", now.strftime(CLOCK_FMT)]
+    rc, out, err = run_cli(*args)
+    return SimpleNamespace(returncode=rc, stdout=out, stderr=err)
+
+
+def test_send_delivers_the_document_with_its_clock(tmp_path, site, host):
+    cfg = write_config(tmp_path / "c.yaml", site)
+    proc = send(cfg, N)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{site.host}: sent 1 (0 from the spool), rejected 0, waiting in spool 0" in proc.stdout
+    (value,) = history(host, 1)
+    doc = json.loads(value["value"])
+    assert int(value["clock"]) == doc["clock"] == int(N.replace(tzinfo=dt.timezone.utc).timestamp())
+    assert doc["site"] == site.host and doc["metrics"]["sepa.collector.status"] == 0
+    assert not os.listdir(tmp_path / "spool" / site.host) or \
+        os.listdir(tmp_path / "spool" / site.host) == [".lock"]
+
+
+def test_server_down_three_runs_then_all_four_in_order_once(tmp_path, site, host):
+    cfg = write_config(tmp_path / "c.yaml", site)
+    moments = [N + dt.timedelta(minutes=i) for i in range(4)]
+    zabbix.stop_server()
+    try:
+        for i, now in enumerate(moments[:3]):
+            proc = send(cfg, now)
+            assert proc.returncode == 1, proc.stdout + proc.stderr
+            assert f"waiting in spool {i + 1}" in proc.stdout
+            assert "connection refused" in proc.stderr
+    finally:
+        zabbix.start_server()
+    host.wait_until_accepted()
+    proc = send(cfg, moments[3])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "sent 4 (3 from the spool)" in proc.stdout
+    values = history(host, 4)
+    clocks = [int(v["clock"]) for v in values]
+    docs = [json.loads(v["value"]) for v in values]
+    want = [d["clock"] for d in docs]
+    assert clocks == sorted(want) and len(set(clocks)) == 4 and clocks == want
+    assert clocks[1] - clocks[0] == 60 and clocks[3] - clocks[0] == 180
+    time.sleep(2)                     # nothing else arrives later
+    assert len(host.history()) == 4
+
+
+def test_redelivered_value_is_stored_once(tmp_path, site, host):
+    """The crash window (acknowledged, spool file not yet removed) resends the same clock; the
+    6.0 history primary key (itemid, clock, ns) keeps one copy."""
+    cfg = write_config(tmp_path / "c.yaml", site)
+    spool = tmp_path / "spool" / site.host
+    assert send(cfg, N).returncode == 0
+    history(host, 1)
+    # replay exactly what the crash would have left: the same value, same clock
+    doc = json.loads(host.history()[0]["value"])
+    spool.mkdir(parents=True, exist_ok=True)
+    (spool / f"{doc['clock']:011d}-replayed.json").write_text(json.dumps(
+        {"host": site.host, "key": "sepa.collect", "clock": doc["clock"], "value": json.dumps(doc)}))
+    proc = send(cfg, N + dt.timedelta(minutes=1))
+    assert proc.returncode == 0 and "sent 2 (1 from the spool)" in proc.stdout
+    values = history(host, 2)
+    time.sleep(2)
+    values = host.history()
+    assert [int(v["clock"]) for v in values] == [doc["clock"], doc["clock"] + 60]
+
+
+def test_unknown_host_is_reported_not_spooled(tmp_path, zbx, site):
+    site.host = "zsepa-no-such-host"
+    cfg = write_config(tmp_path / "c.yaml", site)
+    proc = send(cfg, N)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "rejected 1" in proc.stdout
+    assert "'zsepa-no-such-host'" in proc.stderr and "not retried" in proc.stderr
+    assert [n for n in os.listdir(tmp_path / "spool" / site.host) if n.endswith(".json")] == []
+
+
+def test_psk(tmp_path, zbx, site):
+    site.host = f"zsepa-psk-{site.name[-8:]}"
+    identity, key = "zsepa-test-psk", os.urandom(32).hex()
+    h = zabbix.TrapperHost(site.host, psk=(identity, key))
+    try:
+        (tmp_path / "psk").write_text(key + "\n")
+        (tmp_path / "wrong").write_text(os.urandom(32).hex() + "\n")
+        good = write_config(tmp_path / "good.yaml", site, zabbix={
+            "server": "127.0.0.1", "port": zabbix.SERVER_PORT, "timeout": 5,
+            "tls_psk_identity": identity, "tls_psk_file": str(tmp_path / "psk")})
+        bad = write_config(tmp_path / "bad.yaml", site, zabbix={
+            "server": "127.0.0.1", "port": zabbix.SERVER_PORT, "timeout": 5,
+            "tls_psk_identity": identity, "tls_psk_file": str(tmp_path / "wrong")})
+        plain = write_config(tmp_path / "plain.yaml", site)
+
+        proc = send(bad, N)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "TLS with PSK to 127.0.0.1:10051 failed" in proc.stderr and "Traceback" not in proc.stderr
+        assert "waiting in spool 1" in proc.stdout
+        proc = send(good, N + dt.timedelta(minutes=1))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "sent 2 (1 from the spool)" in proc.stdout
+        values = history(h, 2)
+        assert [int(v["clock"]) for v in values] == [json.loads(v["value"])["clock"] for v in values]
+        assert len(values) == 2
+        # unencrypted to a PSK-only host: the server refuses the values for that host
+        proc = send(plain, N + dt.timedelta(minutes=2))
+        assert proc.returncode == 2 and "rejected 1" in proc.stdout, proc.stdout + proc.stderr
+    finally:
+        h.delete()
+
+
+# -- pull: the real zabbix_agentd ---------------------------------------------------------
+
+class SilentDatabase:
+    """Accepts TCP connections and never says a word (a hung MariaDB)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def agent_config(zbx, site, name, database=None):
+    """A config file the agent's user can read, with the site under key `name`."""
+    path = os.path.join(zbx.agent_dir, f"{name}.yaml")
+    raw = {"timezone": "UTC", "spool_dir": os.path.join(zbx.agent_dir, "spool"),
+           "sites": [{"name": name, "database": database or site.server.site_database_mapping(site.name)}]}
+    with open(path, "w") as fh:
+        yaml.safe_dump(raw, fh)
+    os.chmod(path, 0o644)
+    return path
+
+
+def test_agent_returns_the_document(zbx, site):
+    cfg = agent_config(zbx, site, "agent-site")
+    zabbix.install_userparameters(cfg)
+    began = time.monotonic()
+    out = zabbix.zabbix_get("sepa.collect[agent-site]")
+    took = time.monotonic() - began
+    doc = json.loads(out)
+    assert doc["site"] == "agent-site" and doc["metrics"]["sepa.collector.status"] == 0
+    assert set(doc["discovery"]) == {"batches", "banks", "jobs"}
+    assert took < 3
+
+
+def test_agent_answers_within_its_timeout_when_the_database_hangs(zbx, site):
+    silent = SilentDatabase()
+    try:
+        cfg = agent_config(zbx, site, "hung-site", database={
+            "host": "127.0.0.1", "port": silent.port, "name": "x", "user": "u", "password": "p"})
+        zabbix.install_userparameters(cfg)
+        began = time.monotonic()
+        out = zabbix.zabbix_get("sepa.collect[hung-site]")
+        took = time.monotonic() - began
+        doc = json.loads(out)
+        assert doc["metrics"]["sepa.collector.status"] == 2
+        (reason,) = set(doc["unsupported"].values())
+        assert "timed out" in reason or "collect_timeout" in reason, reason
+        assert took < 3.0, f"{took:.2f} s: the agent's Timeout would have turned this into ZBX_NOTSUPPORTED"
+    finally:
+        silent.close()
+
+
+def test_agent_refuses_shell_metacharacters_in_the_site(zbx, site):
+    cfg = agent_config(zbx, site, "agent-site")
+    zabbix.install_userparameters(cfg)
+    out = zabbix.zabbix_get("sepa.collect[x'; touch /tmp/zsepa-pwned; echo ']")
+    assert "ZBX_NOTSUPPORTED" in out
+    assert not os.path.exists("/tmp/zsepa-pwned")
+    out = zabbix.zabbix_get("sepa.collect[no such site]")
+    assert "no site named 'no such site'" in out

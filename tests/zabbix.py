@@ -1,0 +1,160 @@
+"""A real Zabbix 6.0 for the tests: started by stack/zabbix.sh, driven through its API.
+
+Hosts made here are named `zsepa-*` and deleted by the tests that made them.
+"""
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "stack", "zabbix.sh")
+STATE = os.path.join(os.environ.get("ZABBIX_SEPA_STACK_STATE", "/var/tmp/zabbix-sepa-stack"), "zabbix")
+SERVER_PORT, AGENT_PORT, WEB_PORT = 10051, 10050, 8080
+API_URL = f"http://127.0.0.1:{WEB_PORT}/api_jsonrpc.php"
+GROUP = "zabbix-sepa tests"
+
+
+@dataclass(frozen=True)
+class Stack:
+    api_url: str
+    state: str
+    agent_dir: str          # where UserParameter files go (the agent's Include)
+    psk_file: str
+
+
+_stack = None
+_token = None
+
+
+def stack_cmd(*args):
+    subprocess.run([SCRIPT, *args], check=True, capture_output=True, text=True)
+
+
+def ensure_stack():
+    global _stack
+    if _stack is None:
+        proc = subprocess.run([SCRIPT, "up"], capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(f"stack/zabbix.sh up failed:\n{proc.stderr[-3000:]}")
+        agent_dir = os.path.join(STATE, "agent-tests")
+        os.makedirs(agent_dir, exist_ok=True)
+        os.chmod(agent_dir, 0o755)
+        _stack = Stack(API_URL, STATE, agent_dir, os.path.join(STATE, "psk"))
+    return _stack
+
+
+class ApiError(Exception):
+    pass
+
+
+def api(method, params=None, auth=True):
+    global _token
+    if auth and _token is None:
+        _token = api("user.login", {"username": "Admin", "password": "zabbix"}, auth=False)
+    body = {"jsonrpc": "2.0", "method": method, "params": params or {}, "id": 1}
+    if auth:
+        body["auth"] = _token
+    req = urllib.request.Request(API_URL, json.dumps(body).encode(),
+                                 {"Content-Type": "application/json-rpc"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        reply = json.load(resp)
+    if "error" in reply:
+        raise ApiError(f"{method}: {reply['error']}")
+    return reply["result"]
+
+
+def group_id():
+    found = api("hostgroup.get", {"filter": {"name": [GROUP]}})
+    if found:
+        return found[0]["groupid"]
+    return api("hostgroup.create", {"name": GROUP})["groupids"][0]
+
+
+def reload_config_cache():
+    stack_cmd("reload")
+
+
+def stop_server():
+    stack_cmd("stop-server")
+
+
+def start_server():
+    stack_cmd("start-server")
+
+
+def sender(host, key, value, psk=None):
+    """zabbix_sender's verdict (processed count) for one value; used to probe the config cache."""
+    cmd = ["zabbix_sender", "-z", "127.0.0.1", "-p", str(SERVER_PORT), "-s", host, "-k", key, "-o", value]
+    if psk:
+        identity, psk_file = psk
+        cmd += ["--tls-connect", "psk", "--tls-psk-identity", identity, "--tls-psk-file", psk_file]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    return "processed: 1" in out
+
+
+class TrapperHost:
+    """A host with trapper items `sepa.collect` (text) and `probe`; PSK-only when psk=(identity, hex)."""
+
+    def __init__(self, name, psk=None):
+        self.name, self.psk = name, psk
+        old = api("host.get", {"filter": {"host": [name]}})
+        if old:
+            api("host.delete", [h["hostid"] for h in old])
+        params = {"host": name, "groups": [{"groupid": group_id()}]}
+        if psk:
+            params.update(tls_accept=2, tls_connect=1, tls_psk_identity=psk[0], tls_psk=psk[1])
+        self.hostid = api("host.create", params)["hostids"][0]
+        self.itemid = None
+        for key, vtype, history in (("sepa.collect", 4, "7d"), ("probe", 3, "1h")):
+            itemid = api("item.create", {"hostid": self.hostid, "name": key, "key_": key, "type": 2,
+                                         "value_type": vtype, "history": history})["itemids"][0]
+            if key == "sepa.collect":
+                self.itemid = itemid
+        self.wait_until_accepted()
+
+    def wait_until_accepted(self, timeout=60):
+        """Until the server's configuration cache knows the host (probe item accepts a value)."""
+        psk_file = None
+        if self.psk:
+            psk_file = os.path.join(STATE, f"probe-{self.hostid}.psk")
+            with open(psk_file, "w") as fh:
+                fh.write(self.psk[1])
+        deadline = time.monotonic() + timeout
+        reload_config_cache()
+        while not sender(self.name, "probe", "1", (self.psk[0], psk_file) if psk_file else None):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Zabbix did not accept values for {self.name} within {timeout} s")
+            time.sleep(0.5)
+            reload_config_cache()
+
+    def history(self):
+        return api("history.get", {"itemids": [self.itemid], "history": 4, "sortfield": "clock",
+                                   "sortorder": "ASC", "output": "extend"})
+
+    def delete(self):
+        try:
+            api("host.delete", [self.hostid])
+        except ApiError:
+            pass
+
+
+def install_userparameters(config_path):
+    """Our generated UserParameters, calling this checkout's zabbix-sepa with `config_path`."""
+    from zabbix_sepa.transport.agent import userparameters
+    binary = os.path.join(ROOT, ".venv", "bin", "zabbix-sepa")
+    path = os.path.join(STATE, "agent.d", "zabbix_sepa.conf")
+    text = userparameters(binary, config_path)
+    current = open(path).read() if os.path.exists(path) else None
+    if current != text:
+        with open(path, "w") as fh:
+            fh.write(text)
+        stack_cmd("restart-agent")
+
+
+def zabbix_get(key, timeout=10):
+    proc = subprocess.run(["zabbix_get", "-s", "127.0.0.1", "-p", str(AGENT_PORT), "-k", key, "-t", str(timeout)],
+                          capture_output=True, text=True)
+    return (proc.stdout + proc.stderr).strip()
