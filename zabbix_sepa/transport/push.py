@@ -9,6 +9,7 @@ is still waiting in the spool (or was lost, which the log then says).
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
@@ -67,9 +68,11 @@ def exit_status(outcomes):
     return 0
 
 
-def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None):
-    """Collect each site, spool its document, deliver the spools. Returns [Outcome]."""
-    if collect is None:
+def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spool_only=False):
+    """Collect each site, spool its document, deliver the spools. Returns [Outcome].
+
+    spool_only: deliver what is spooled without collecting (after an outage)."""
+    if collect is None and not spool_only:
         from zabbix_sepa.collect import collect
     sender = sender or make_sender(cfg)
     outcomes = {}
@@ -77,6 +80,8 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None):
     direct = {}             # host -> value that could not be spooled
     for site in sites:
         out = outcomes[site.name] = Outcome(site.name)
+        if spool_only:
+            continue
         doc = collect(site, now)
         value = json.dumps(doc, separators=(",", ":"))
         try:
@@ -126,31 +131,58 @@ def _flush(cfg, sender, hs, out, fresh_path, others):
         out.dropped += hs.enforce_bounds(time.time(), cfg.spool_max_age_hours * 3600,
                                          cfg.spool_max_bytes, spool_bytes)
         seen = set()
-        while True:
+        while True:         # again, for values spooled by runs that came while we sent
             entries = [e for e in hs.entries() if e.path not in seen]
             if not entries:
-                break
-            for start in range(0, len(entries), PER_CONNECTION):
-                chunk = entries[start:start + PER_CONNECTION]
-                seen.update(e.path for e in chunk)
-                loaded = [(e, hs.load(e)) for e in chunk]
-                values = [(out.host, key, value, clock) for e, rec in loaded if rec
-                          for key, value, clock in [rec]]
-                if not values:
-                    continue
-                try:
-                    reply = sender.send(values)
-                except DeliveryError as exc:
-                    out.waiting = len(hs.entries())
-                    out.problem = str(exc)
-                    log.warning("%s: %d value(s) not delivered, kept in the spool for the next run: %s",
-                                out.host, out.waiting, exc)
-                    return
-                delivered = [e for e, rec in loaded if rec]
-                _account(out, reply, len(values), sum(e.path != fresh_path for e in delivered))
-                hs.remove(delivered)
+                return
+            seen.update(e.path for e in entries)
+            if not _deliver(sender, hs, out, entries, fresh_path):
+                out.waiting = len(hs.entries())
+                return
     finally:
         hs.unlock()
+
+
+def _prepare(sender, hs, host, chunk):
+    """Read and encode one request's worth of entries (runs ahead of the network)."""
+    loaded = [(e, hs.load(e)) for e in chunk]
+    delivered = [e for e, rec in loaded if rec]
+    values = [(host, key, value, clock) for e, rec in loaded if rec for key, value, clock in [rec]]
+    return delivered, (sender.encode(values) if values else None)
+
+
+def _deliver(sender, hs, out, entries, fresh_path):
+    """Send `entries` oldest first, PER_CONNECTION per request; False when the server is not reached.
+
+    While the server works on one request, a helper thread reads and encodes the
+    next and another removes the files of the last acknowledged one: the order
+    of requests stays strictly sequential, only our own disk work overlaps."""
+    chunks = [entries[i:i + PER_CONNECTION] for i in range(0, len(entries), PER_CONNECTION)]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="spool") as pool:
+        removals = []
+        try:
+            ahead = pool.submit(_prepare, sender, hs, out.host, chunks[0])
+            for i in range(len(chunks)):
+                delivered, payload = ahead.result()
+                if i + 1 < len(chunks):
+                    ahead = pool.submit(_prepare, sender, hs, out.host, chunks[i + 1])
+                if payload is None:
+                    continue
+                try:
+                    reply = sender.send_encoded(payload)
+                except DeliveryError as exc:
+                    out.problem = str(exc)
+                    for f in removals:
+                        f.result()
+                    log.warning("%s: %d value(s) not delivered, kept in the spool for the next run: %s",
+                                out.host, len(hs.entries()), exc)
+                    return False
+                _account(out, reply, len(delivered), sum(e.path != fresh_path for e in delivered))
+                removals.append(pool.submit(hs.remove, delivered))
+        finally:
+            for f in removals:
+                f.result()
+    return True
 
 
 def _account(out, reply, count, earlier):

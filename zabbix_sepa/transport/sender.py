@@ -1,8 +1,9 @@
 """The Zabbix sender protocol: one request of values, one acknowledgement.
 
-zappix builds and frames the request (`SenderDataRequest`, `_pack_request`).
-The socket work is ours, because zappix 1.2.3 has two defects we must not
-pass on to users:
+zappix supplies the protocol models (`SenderData`, `SenderDataRequest`) and,
+for PSK, its pyOpenSSL context (`set_psk_encryption`, `_wrap_psk_socket`).
+The framing and the socket work are ours, because zappix 1.2.3 has two
+defects we must not pass on to users:
 
 - with PSK it puts a Python-level timeout on the socket it hands to
   pyOpenSSL, which then raises `WantReadError` instead of waiting; we connect
@@ -10,6 +11,7 @@ pass on to users:
   write with kernel timeouts (SO_RCVTIMEO/SO_SNDTIMEO) that OpenSSL respects;
 - it crashes (struct.error, AttributeError) on a short or unexpected reply;
   we read the header and body exactly and parse the reply ourselves.
+Its stream module imports pyOpenSSL (60 ms); we load it only when PSK is on.
 
 Whatever goes wrong, `send` raises DeliveryError with a sentence an operator
 can act on, and never a library exception: the caller keeps the values.
@@ -20,7 +22,6 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from zappix.dstream import _Dstream
 from zappix.protocol import SenderData, SenderDataRequest
 
 HEADER = struct.Struct("<4sBII")       # "ZBXD", flags, data length, reserved
@@ -57,22 +58,21 @@ def read_psk(path):
     return text
 
 
-class _Framing(_Dstream):
-    """zappix's request framing, without its socket handling."""
-
-
 class Sender:
     def __init__(self, server, port=10051, timeout=10.0, psk_identity=None, psk=None):
         self.server, self.port, self.timeout = server, port, float(timeout)
         self.psk_identity, self.psk = psk_identity, psk
-        self._framing = _Framing(server, port)
+        self._tls = None
         if psk_identity:
+            from zappix.dstream import _Dstream
+            self._tls = _Dstream(server, port)
             # zappix checks the lengths and patches pyOpenSSL with PSK support
-            self._framing.set_psk_encryption(psk_identity, psk)
+            self._tls.set_psk_encryption(psk_identity, psk)
         self.where = f"{server}:{port}"
 
-    def send(self, values):
-        """Send [(host, key, value, clock)] in one request; Reply or DeliveryError.
+    @staticmethod
+    def encode(values):
+        """The framed request for [(host, key, value, clock)].
 
         Values go as strings with an integer clock and ns 0, and without a
         request-level clock, so Zabbix stores each at exactly its own clock
@@ -80,7 +80,15 @@ class Sender:
         (clock, ns) as the first one."""
         items = [SenderData(host, key, value if isinstance(value, str) else json.dumps(value),
                             int(clock), 0) for host, key, value, clock in values]
-        payload = self._framing._pack_request(SenderDataRequest(items).to_bytes())
+        body = SenderDataRequest(items).to_bytes()
+        return HEADER.pack(b"ZBXD", 0x01, len(body), 0) + body
+
+    def send(self, values):
+        """Send [(host, key, value, clock)] in one request; Reply or DeliveryError."""
+        return self.send_encoded(self.encode(values))
+
+    def send_encoded(self, payload):
+        """Send a request made by encode(); Reply or DeliveryError."""
         try:
             raw = self._exchange(payload)
         except DeliveryError:
@@ -111,7 +119,7 @@ class Sender:
             limit = struct.pack("ll", seconds, micros)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
-            conn = self._framing._wrap_psk_socket(sock)
+            conn = self._tls._wrap_psk_socket(sock)
             conn.set_connect_state()
             self._handshake(conn)
             conn.sendall(payload)
