@@ -69,6 +69,8 @@ def build_parser():
                      help="every configured site, and every host waiting in the spool")
     s.add_argument("--now", type=_now, metavar="'YYYY-MM-DD HH:MM:SS'",
                    help="collect as of this site-local time (the value's clock) instead of now")
+    s.add_argument("--spool-only", action="store_true",
+                   help="deliver what is spooled without collecting (e.g. right after an outage)")
     s.set_defaults(func=cmd_send)
 
     u = sub.add_parser("userparameters", help="print the Zabbix agent UserParameters file",
@@ -105,7 +107,7 @@ def cmd_send(args):
     from zabbix_sepa.transport import push
     cfg = config.load(args.config)
     sites = cfg.sites if args.all else [cfg.site(args.site)]
-    outcomes = push.send(cfg, sites, args.now, all_spooled=args.all)
+    outcomes = push.send(cfg, sites, args.now, all_spooled=args.all, spool_only=args.spool_only)
     for o in outcomes:
         print(o.line())
     return push.exit_status(outcomes)
