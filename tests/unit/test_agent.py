@@ -51,3 +51,18 @@ def test_unusable_cache_dir_still_collects(tmp_path):
     blocker = tmp_path / "cache"
     blocker.write_text("not a directory")
     assert cached("s", str(blocker), 30, time.monotonic() + 1, lambda: {"ok": 1}) == {"ok": 1}
+
+
+def test_scheduled_commands_parse():
+    """The systemd unit and the cron line call commands this CLI accepts."""
+    with open(os.path.join(ROOT, "deploy", "systemd", "zabbix-sepa-send.service")) as fh:
+        (exec_start,) = [l.split("=", 1)[1] for l in fh if l.startswith("ExecStart=")]
+    argv = shlex.split(exec_start)
+    assert argv[0] == "/usr/local/bin/zabbix-sepa"
+    assert build_parser().parse_args(argv[1:]).all
+    with open(os.path.join(ROOT, "deploy", "cron", "zabbix-sepa")) as fh:
+        (line,) = [l for l in fh if l.startswith("* * * * *")]
+    fields = shlex.split(line.split(">", 1)[0])
+    user, command = fields[5], fields[6:]
+    assert user == "zabbix-sepa" and command[:3] == ["flock", "-n", "/var/spool/zabbix-sepa/.send.lock"]
+    assert command[3] == "zabbix-sepa" and build_parser().parse_args(command[4:]).all
