@@ -221,3 +221,12 @@ def test_spool_only_delivers_without_collecting(tmp_path):
     (out,) = push.send(cfg, cfg.sites, collect=lambda site, now: pytest.fail("collected"),
                        sender=sender, spool_only=True)
     assert (out.sent, out.earlier) == (1, 1) and [v[3] for v in sender.delivered] == [CLOCK - 60]
+
+
+def test_oversized_document_is_flagged(tmp_path, caplog):
+    cfg = config(tmp_path)
+
+    def collect(site, now):
+        return {"clock": CLOCK, "discovery": {"batches": [{"{#BATCH}": "B" * 100}] * 700}}
+    push.send(cfg, cfg.sites, collect=collect, sender=FakeSender())
+    assert "keeps at most 65535" in caplog.text and "discovery.max_batches" in caplog.text

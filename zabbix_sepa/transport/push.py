@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 KEY = "sepa.collect"
 PER_CONNECTION = 250        # zabbix_sender's convention
 LOCK_WAIT = 5.0
+TEXT_LIMIT = 65535          # ZBX_HISTORY_TEXT_VALUE_LEN on MySQL/MariaDB
 
 
 @dataclass
@@ -84,6 +85,10 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
             continue
         doc = collect(site, now)
         value = json.dumps(doc, separators=(",", ":"))
+        if len(value.encode("utf-8")) > TEXT_LIMIT:
+            log.warning("%s: the document is %d bytes; a Zabbix text item keeps at most %d (MySQL "
+                        "history_text), so its end would be cut off: lower discovery.max_batches",
+                        site.name, len(value.encode("utf-8")), TEXT_LIMIT)
         try:
             fresh[site.name] = HostSpool(cfg.spool_dir, site.name).put(KEY, value, doc["clock"]).path
         except SpoolError as exc:
