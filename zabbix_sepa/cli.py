@@ -82,6 +82,16 @@ def build_parser():
                    help="pass this --config to every call (default: none, i.e. the default path)")
     u.set_defaults(func=cmd_userparameters)
 
+    t = sub.add_parser("template", help="the Zabbix 6.0 template generated from the registry")
+    tsub = t.add_subparsers(dest="template_command", metavar="ACTION")
+    tsub.required = True
+    te = tsub.add_parser("export", help="write the template (YAML, Zabbix 6.0 import format)",
+                         description="Render the template that matches this version's metrics: "
+                                     "'trapper' for push (`send`), 'agent' for the UserParameter.")
+    te.add_argument("--variant", choices=["agent", "trapper"], required=True)
+    te.add_argument("--output", "-o", help="write to this file instead of stdout")
+    te.set_defaults(func=cmd_template_export)
+
     d = sub.add_parser("docs", help="print the metric reference generated from the registry")
     d.set_defaults(func=cmd_docs)
     return p
@@ -116,6 +126,21 @@ def cmd_send(args):
 def cmd_userparameters(args):
     from zabbix_sepa.transport.agent import DEFAULT_BIN, userparameters
     sys.stdout.write(userparameters(args.bin or DEFAULT_BIN, args.config_path))
+    return 0
+
+
+def cmd_template_export(args):
+    from zabbix_sepa.zabbix.template import export
+    text = export(args.variant)
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        print(f"zabbix-sepa: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return 1
     return 0
 
 

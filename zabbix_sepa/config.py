@@ -18,7 +18,39 @@ ENV_VAR = "ZABBIX_SEPA_CONFIG"
 # Zabbix host names: alphanumerics, space, dot, dash, underscore.
 HOST_NAME = re.compile(r"[0-9A-Za-z_. -]{1,128}")
 
-DEFAULT_THRESHOLDS = {"batch_stuck_hours": 2, "batch_unprocessed_hours": 72}
+# thresholds: key -> (default, minimum, maximum). The first two steer the
+# collector (metrics.md); the others are the alert thresholds that the
+# template's macros default to and `zabbix setup` writes into host macros.
+THRESHOLDS = {
+    "batch_stuck_hours": (2, 0.01, 8760),
+    "batch_unprocessed_hours": (72, 0.01, 8760),
+    "batch_failed_max": (0, 0, 1e6),
+    "batch_stuck_max": (0, 0, 1e6),
+    "batch_success_min": (95, 0, 100),
+    "batch_entries_failed_max": (0, 0, 1e6),
+    "entry_failure_rate_max": (5, 0, 100),
+    "mandate_expiring_max": (10, 0, 1e6),
+    "mandate_expired_active_max": (0, 0, 1e6),
+    "mandate_dormant_max": (0, 0, 1e6),
+    "mandate_iban_invalid_max": (0, 0, 1e6),
+    "bank_failed_entries_max": (5, 0, 1e6),
+    "member_without_mandate_max": (0, 0, 1e6),
+    "overdue_amount_max": (5000, 0, 1e12),
+    "collection_rate_min": (90, 0, 100),
+    "retry_escalated_max": (0, 0, 1e6),
+    "invoice_silence_days": (35, 1, 3650),
+    "dues_stuck_max": (0, 0, 1e6),
+    "error_rate_per_hour": (50, 0, 1e9),
+    "errors_per_day_max": (500, 0, 1e9),
+    "sepa_errors_max": (0, 0, 1e9),
+    "scheduler_failed_max": (0, 0, 1e9),
+    "scheduler_inactive_minutes": (60, 1, 525600),
+    "job_success_age_hours": (48, 0.01, 8760),
+    "audit_exceptions_max": (0, 0, 1e9),
+    "nodata_minutes": (10, 1, 10080),
+    "collector_duration_max": (2, 0.1, 3600),
+}
+DEFAULT_THRESHOLDS = {k: v[0] for k, v in THRESHOLDS.items()}
 DEFAULT_DISCOVERY = {"max_batches": 100}
 DEFAULT_COLLECT_TIMEOUT = 2.5
 QUIET = False       # set by `collect --quiet`: no warnings on stderr (the agent mixes stderr into values)
@@ -164,7 +196,8 @@ def _thresholds(c, raw, key, base):
     raw = c.mapping(raw, key, DEFAULT_THRESHOLDS.keys())
     out = dict(base)
     for k, v in raw.items():
-        out[k] = c.number(v, f"{key}.{k}", 0.01, 24 * 365)
+        _, low, high = THRESHOLDS[k]
+        out[k] = c.number(v, f"{key}.{k}", low, high)
     return out
 
 

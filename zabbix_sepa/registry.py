@@ -1,14 +1,15 @@
-"""What a metric, a discovery list and a group are.
+"""What a metric, a discovery list, a trigger, a macro and a group are.
 
 Every metric group module in `zabbix_sepa.groups` declares one `Group`: its
-metrics (key, name, unit, value type, description), its discovery lists, and
-its `Section`s. A section is one SQL statement (or one streamed read) with the
-tables it needs; it returns values for the keys it declares. The collector,
-the docs table and later the templates, UserParameters and Prometheus names
+metrics (key, name, unit, value type, description), its discovery lists, its
+`Section`s, and the Zabbix triggers and threshold macros about them. A
+section is one SQL statement (or one streamed read) with the tables it
+needs; it returns values for the keys it declares. The collector, the docs
+table, both template variants, the UserParameters and the Prometheus names
 are all generated from these declarations.
 """
-from dataclasses import dataclass, field
-from typing import Callable, Dict, Tuple
+from dataclasses import dataclass
+from typing import Callable, Tuple
 
 FLOAT, INT, STR = "float", "int", "str"
 
@@ -20,6 +21,58 @@ class Metric:
     value_type: str          # FLOAT, INT or STR
     unit: str = ""           # Zabbix unit: s, B, %, EUR, ...
     description: str = ""
+    valuemap: Tuple[Tuple[int, str], ...] = ()   # ((value, meaning), ...) for status codes
+
+
+# Trigger severities, as the Zabbix 6.0 export names them.
+INFO, WARNING, AVERAGE, HIGH = "INFO", "WARNING", "AVERAGE", "HIGH"
+
+
+@dataclass(frozen=True)
+class Macro:
+    """A user macro holding a threshold, e.g. {$SEPA.BATCH.STUCK.MAX}.
+
+    Its value is the config key `thresholds.<threshold>` followed by `suffix`
+    (a Zabbix time suffix such as "h"): the template's default comes from the
+    config's default, and `zabbix setup` writes a site's own thresholds into
+    host macros the same way, so template and config cannot disagree."""
+    name: str
+    threshold: str
+    description: str
+    suffix: str = ""
+
+    def value(self, thresholds=None):
+        from zabbix_sepa.config import DEFAULT_THRESHOLDS
+        number = (thresholds or DEFAULT_THRESHOLDS)[self.threshold]
+        text = f"{number:g}" if isinstance(number, float) else str(number)
+        return text + self.suffix
+
+    @property
+    def default(self):
+        return self.value()
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A trigger (or, inside a Discovery, a trigger prototype).
+
+    `expression` and `recovery` use `/T/` for the template, e.g.
+    `last(/T/sepa.batch.stuck)>{$SEPA.BATCH.STUCK.MAX}`. `recovery` empty
+    means the problem ends when the expression is false. Unless
+    `independent`, the trigger depends on the collector's no-data and
+    database-unreachable triggers, so one dead collector raises one problem.
+    `only_when` (prototypes only): (LLD macro, regex) the trigger is
+    discovered for."""
+    name: str
+    expression: str
+    severity: str
+    description: str
+    event_name: str = ""
+    recovery: str = ""
+    scope: str = "availability"
+    opdata: str = ""
+    independent: bool = False
+    only_when: Tuple[str, str] = ()
 
 
 @dataclass(frozen=True)
@@ -28,6 +81,16 @@ class Discovery:
     macros: Tuple[str, ...]  # LLD macros, e.g. "{#BATCH}"
     values: Tuple[str, ...]  # plain value fields
     description: str = ""
+    # Template side: item prototypes `<item_prefix>.<field>[<first macro>]`, named
+    # "<label>: <field name>"; `fields` is one Metric per value (key = the value name).
+    item_prefix: str = ""
+    label: str = ""
+    fields: Tuple[Metric, ...] = ()
+    triggers: Tuple[Trigger, ...] = ()
+    lifetime: str = "7d"
+
+    def item_key(self, value):
+        return f"{self.item_prefix}.{value}[{self.macros[0]}]"
 
 
 @dataclass(frozen=True)
@@ -57,8 +120,8 @@ class Group:
     name: str
     title: str
     sections: Tuple[Section, ...]
-    # Triggers and macros arrive with the template issue; they live here too.
-    extra: Dict = field(default_factory=dict)
+    macros: Tuple[Macro, ...] = ()
+    triggers: Tuple[Trigger, ...] = ()
 
     @property
     def metrics(self):
@@ -92,3 +155,11 @@ def tables():
                 if t not in out:
                     out.append(t)
     return out
+
+
+def macros():
+    return [m for g in groups() for m in g.macros]
+
+
+def triggers():
+    return [t for g in groups() for t in g.triggers]

@@ -29,8 +29,8 @@ def test_defaults_and_per_site_overrides(tmp_path):
                          "database": {"socket": "/run/mysqld/mysqld.sock", "name": "t", "user": "u",
                                       "password_file": str(pw)}}]}))
     prod, test = cfg.sites
-    assert prod.thresholds == {"batch_stuck_hours": 3, "batch_unprocessed_hours": 72}
-    assert test.thresholds == {"batch_stuck_hours": 3, "batch_unprocessed_hours": 24}
+    assert prod.thresholds == dict(config.DEFAULT_THRESHOLDS, batch_stuck_hours=3)
+    assert test.thresholds == dict(config.DEFAULT_THRESHOLDS, batch_stuck_hours=3, batch_unprocessed_hours=24)
     assert (prod.discovery, test.discovery) == ({"max_batches": 100}, {"max_batches": 5})
     assert (prod.timezone, test.timezone) == ("Europe/Amsterdam", "UTC")
     assert prod.collect_timeout == 2.5
@@ -119,3 +119,11 @@ def test_example_config_is_valid(tmp_path):
     cfg = config.load(write(tmp_path, text.replace("/etc/zabbix-sepa/db-password", str(pw))))
     assert [s.name for s in cfg.sites] == ["verenigingen-prod"]
     assert cfg.sites[0].thresholds == config.DEFAULT_THRESHOLDS
+
+
+def test_alert_thresholds_have_their_own_ranges(tmp_path):
+    ok = config.load(write(tmp_path, {"thresholds": {"batch_failed_max": 0, "collection_rate_min": 85.5},
+                                      "sites": [SITE]}))
+    assert ok.sites[0].thresholds["collection_rate_min"] == 85.5
+    with pytest.raises(config.ConfigError, match=r"thresholds.collection_rate_min: must be between 0 and 100"):
+        config.load(write(tmp_path, {"thresholds": {"collection_rate_min": 120}, "sites": [SITE]}))

@@ -1,5 +1,6 @@
 """SEPA Audit Log (optional table)."""
-from zabbix_sepa.registry import FLOAT, INT, Group, Metric, Section
+from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
+                                  Metric, Section, Trigger)  # noqa: F401
 
 AUDIT = "tabSEPA Audit Log"
 
@@ -32,5 +33,17 @@ GROUP = Group(
             Metric("sepa.audit.compliance_rate_7d", "Audit compliance rate 7d", FLOAT, "%",
                    description="Compliant share of audit events with a compliance status; 100 if none."),
         )),
+    ),
+    macros=(
+        Macro("{$SEPA.AUDIT.EXCEPTIONS.MAX}", "audit_exceptions_max",
+              "SEPA audit events with an exception status in 7 days above which a problem is raised."),
+    ),
+    triggers=(
+        Trigger("SEPA: audit exceptions",
+                "last(/T/sepa.audit.exceptions_7d)>{$SEPA.AUDIT.EXCEPTIONS.MAX}", WARNING,
+                "SEPA audit events within 7 days have an exception or failure compliance status. "
+                "Review them in the SEPA Audit Log for the compliance report.",
+                event_name="SEPA: {ITEM.LASTVALUE1} audit exception(s) in 7 days",
+                recovery="max(/T/sepa.audit.exceptions_7d,#3)<={$SEPA.AUDIT.EXCEPTIONS.MAX}", scope="security"),
     ),
 )

@@ -1,5 +1,6 @@
 """Direct debit batches and their entries."""
-from zabbix_sepa.registry import FLOAT, INT, Discovery, Group, Metric, Section
+from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, WARNING, Discovery, Group, Macro, Metric,
+                                  Section, Trigger)
 
 BATCH = "tabDirect Debit Batch"
 ENTRY = "tabDirect Debit Batch Invoice"
@@ -145,6 +146,76 @@ GROUP = Group(
         Section("discovery", discovery, tables=(BATCH, ENTRY), discovery=(
             Discovery("batches", ("{#BATCH}", "{#STATUS}", "{#TYPE}"),
                       ("age", "entries", "amount", "failed_entries"),
-                      "Pending batches and batches dated within 7 days, newest first."),)),
+                      "Pending batches and batches dated within 7 days, newest first.",
+                      item_prefix="sepa.batch", label="Batch {#BATCH}", lifetime="7d", fields=(
+                          Metric("age", "age", FLOAT, "s", "Seconds since the batch was created."),
+                          Metric("entries", "entries", INT, description="Entries in the batch."),
+                          Metric("amount", "amount", FLOAT, "EUR", "The batch's total_amount."),
+                          Metric("failed_entries", "failed entries", INT,
+                                 description="Entries of the batch with status Failed."),
+                      ), triggers=(
+                          Trigger("SEPA batch {#BATCH}: {#STATUS} for too long",
+                                  'last(/T/sepa.batch.age[{#BATCH}])>{$SEPA.BATCH.PENDING.AGE.MAX:"{#STATUS}"}',
+                                  INFO, "This batch has been in {#STATUS} longer than "
+                                  '{$SEPA.BATCH.PENDING.AGE.MAX:"{#STATUS}"}. Generate, submit or '
+                                  "cancel it; the bank will not collect a batch that is not submitted.",
+                                  event_name='SEPA batch {#BATCH} in {#STATUS} for more than '
+                                             '{$SEPA.BATCH.PENDING.AGE.MAX:"{#STATUS}"}',
+                                  only_when=("{#STATUS}", "^(Draft|Generated|Submitted)$")),
+                          Trigger("SEPA batch {#BATCH}: failed entries",
+                                  "last(/T/sepa.batch.failed_entries[{#BATCH}])>{$SEPA.BATCH.ENTRIES.FAILED.MAX}",
+                                  WARNING, "Entries of this batch were returned or rejected by the bank. "
+                                  "Look at the batch's failed entries in Verenigingen and start retries "
+                                  "or contact the members.",
+                                  event_name="SEPA batch {#BATCH}: {ITEM.LASTVALUE1} failed entries "
+                                             "(max {$SEPA.BATCH.ENTRIES.FAILED.MAX})"),
+                      )),)),
+    ),
+    macros=(
+        Macro("{$SEPA.BATCH.FAILED.MAX}", "batch_failed_max",
+              "Failed (or rolled back) batches in 24 hours above which a problem is raised."),
+        Macro("{$SEPA.BATCH.STUCK.MAX}", "batch_stuck_max",
+              "Stuck batches (see sepa.batch.stuck) above which a problem is raised."),
+        Macro("{$SEPA.BATCH.SUCCESS.MIN}", "batch_success_min",
+              "Minimum batch success rate over 30 days, in %."),
+        Macro("{$SEPA.ENTRY.FAILURE.MAX}", "entry_failure_rate_max",
+              "Maximum failure rate of batch entries over 7 days, in %."),
+        Macro("{$SEPA.BATCH.ENTRIES.FAILED.MAX}", "batch_entries_failed_max",
+              "Failed entries in one discovered batch above which a problem is raised."),
+        Macro("{$SEPA.BATCH.PENDING.AGE.MAX}", "batch_unprocessed_hours",
+              "How long a discovered batch may stay Submitted (default for any status).", "h"),
+        Macro('{$SEPA.BATCH.PENDING.AGE.MAX:"Draft"}', "batch_stuck_hours",
+              "How long a discovered batch may stay Draft.", "h"),
+        Macro('{$SEPA.BATCH.PENDING.AGE.MAX:"Generated"}', "batch_stuck_hours",
+              "How long a discovered batch may stay Generated.", "h"),
+    ),
+    triggers=(
+        Trigger("SEPA: failed direct debit batches",
+                "last(/T/sepa.batch.failed_24h)>{$SEPA.BATCH.FAILED.MAX}", HIGH,
+                "A batch went to Failed, Partially Failed or Rolled Back within 24 hours: members' dues "
+                "were not collected. Open the batch in Verenigingen, read the bank's return reasons, "
+                "correct and resubmit or start retries.",
+                event_name="SEPA: {ITEM.LASTVALUE1} batch(es) failed in 24h (max {$SEPA.BATCH.FAILED.MAX})",
+                recovery="max(/T/sepa.batch.failed_24h,#3)<={$SEPA.BATCH.FAILED.MAX}"),
+        Trigger("SEPA: stuck direct debit batches",
+                "last(/T/sepa.batch.stuck)>{$SEPA.BATCH.STUCK.MAX}", AVERAGE,
+                "Batches stay in Draft/Generated longer than batch_stuck_hours or in Submitted longer "
+                "than batch_unprocessed_hours. Check the batch processing job and the bank upload.",
+                event_name="SEPA: {ITEM.LASTVALUE1} stuck batch(es) (max {$SEPA.BATCH.STUCK.MAX})",
+                recovery="max(/T/sepa.batch.stuck,#3)<={$SEPA.BATCH.STUCK.MAX}"),
+        Trigger("SEPA: batch success rate low",
+                "last(/T/sepa.batch.success_rate_30d)<{$SEPA.BATCH.SUCCESS.MIN}", AVERAGE,
+                "Too few batches dated within 30 days ended Processed. Review the failed batches and "
+                "their causes (bank rejections, file format, mandates).",
+                event_name="SEPA: batch success rate {ITEM.LASTVALUE1} below {$SEPA.BATCH.SUCCESS.MIN}% (30d)",
+                recovery="min(/T/sepa.batch.success_rate_30d,#3)>={$SEPA.BATCH.SUCCESS.MIN}",
+                scope="performance"),
+        Trigger("SEPA: batch entry failure rate high",
+                "last(/T/sepa.batch.entry.failure_rate_7d)>{$SEPA.ENTRY.FAILURE.MAX}", WARNING,
+                "More batch entries than usual fail (7 days). Look for a common bank or mandate cause "
+                "in the banks discovery.",
+                event_name="SEPA: entry failure rate {ITEM.LASTVALUE1} above {$SEPA.ENTRY.FAILURE.MAX}% (7d)",
+                recovery="max(/T/sepa.batch.entry.failure_rate_7d,#3)<={$SEPA.ENTRY.FAILURE.MAX}",
+                scope="performance"),
     ),
 )

@@ -1,5 +1,6 @@
 """Membership dues schedules."""
-from zabbix_sepa.registry import INT, Group, Metric, Section
+from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
+                                  Metric, Section, Trigger)  # noqa: F401
 
 SCHEDULE = "tabMembership Dues Schedule"
 
@@ -26,5 +27,17 @@ GROUP = Group(
                    description="Active auto-generating schedules whose next_invoice_date has passed: "
                                "the invoice run did not happen."),
         )),
+    ),
+    macros=(
+        Macro("{$SEPA.DUES.STUCK.MAX}", "dues_stuck_max",
+              "Auto-generating dues schedules past their next invoice date above which a problem is raised."),
+    ),
+    triggers=(
+        Trigger("SEPA: stuck dues schedules",
+                "last(/T/sepa.dues.stuck)>{$SEPA.DUES.STUCK.MAX}", AVERAGE,
+                "Active, auto-generating Membership Dues Schedules are past their next_invoice_date: "
+                "the invoice run did not happen. Check the dues scheduler job and its errors.",
+                event_name="SEPA: {ITEM.LASTVALUE1} dues schedule(s) past their invoice date",
+                recovery="max(/T/sepa.dues.stuck,#3)<={$SEPA.DUES.STUCK.MAX}"),
     ),
 )

@@ -1,7 +1,8 @@
 """Frappe Error Log: volume, categories and SEPA-related errors."""
 import re
 
-from zabbix_sepa.registry import INT, Group, Metric, Section
+from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
+                                  Metric, Section, Trigger)  # noqa: F401
 
 ERROR_LOG = "tabError Log"
 
@@ -90,5 +91,33 @@ GROUP = Group(
             Metric("sepa.error.sepa_24h", "SEPA errors in 24h", INT,
                    description="Error Log rows within 24h mentioning sepa, direct debit or mandate."),
         )),
+    ),
+    macros=(
+        Macro("{$SEPA.ERROR.RATE.MAX}", "error_rate_per_hour",
+              "Error Log rows per hour above which a problem is raised (seed: 50/hour is critical)."),
+        Macro("{$SEPA.ERROR.DAY.MAX}", "errors_per_day_max",
+              "Error Log rows per 24 hours that the forecast trigger warns about."),
+        Macro("{$SEPA.ERROR.SEPA.MAX}", "sepa_errors_max",
+              "SEPA-related Error Log rows in 24 hours above which a problem is raised."),
+    ),
+    triggers=(
+        Trigger("SEPA: error rate high",
+                "last(/T/sepa.error.count_1h)>{$SEPA.ERROR.RATE.MAX}", HIGH,
+                "The site logs more errors per hour than the threshold. Look at the error categories "
+                "and the Error Log for the dominating method.",
+                event_name="SEPA: {ITEM.LASTVALUE1} errors in the last hour (max {$SEPA.ERROR.RATE.MAX}/h)",
+                recovery="max(/T/sepa.error.count_1h,#3)<={$SEPA.ERROR.RATE.MAX}", scope="performance"),
+        Trigger("SEPA: errors forecast to exceed the daily maximum",
+                "forecast(/T/sepa.error.count_24h,6h,1d)>{$SEPA.ERROR.DAY.MAX}", INFO,
+                "Extrapolating the last 6 hours, errors per 24 hours will pass the threshold within a "
+                "day. Look for a growing category before it turns into an outage.",
+                event_name="SEPA: errors forecast above {$SEPA.ERROR.DAY.MAX} per day within 24h",
+                scope="performance"),
+        Trigger("SEPA: SEPA-related errors",
+                "last(/T/sepa.error.sepa_24h)>{$SEPA.ERROR.SEPA.MAX}", WARNING,
+                "Errors mentioning SEPA, direct debit or mandates were logged within 24 hours. Read "
+                "them in the Error Log: they often mean a batch or mandate operation failed.",
+                event_name="SEPA: {ITEM.LASTVALUE1} SEPA-related error(s) in 24h (max {$SEPA.ERROR.SEPA.MAX})",
+                recovery="max(/T/sepa.error.sepa_24h,#3)<={$SEPA.ERROR.SEPA.MAX}"),
     ),
 )

@@ -1,5 +1,6 @@
 """Sales invoices, collection rate and payment retries."""
-from zabbix_sepa.registry import FLOAT, INT, Group, Metric, Section
+from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
+                                  Metric, Section, Trigger)  # noqa: F401
 
 INVOICE = "tabSales Invoice"
 BATCH = "tabDirect Debit Batch"
@@ -85,5 +86,46 @@ GROUP = Group(
             Metric("sepa.retry.escalated", "Escalated payment retries", INT,
                    description="SEPA Payment Retry rows in Escalated."),
         )),
+    ),
+    macros=(
+        Macro("{$SEPA.OVERDUE.AMOUNT.MAX}", "overdue_amount_max",
+              "Overdue outstanding amount (EUR) above which a problem is raised, now or forecast."),
+        Macro("{$SEPA.COLLECTION.RATE.MIN}", "collection_rate_min",
+              "Minimum paid share of the invoices in batches of the last 30 days, in %."),
+        Macro("{$SEPA.RETRY.ESCALATED.MAX}", "retry_escalated_max",
+              "Escalated payment retries above which a problem is raised."),
+        Macro("{$SEPA.INVOICE.SILENCE.MAX}", "invoice_silence_days",
+              "Time without any new submitted invoice after which invoicing is considered stopped.", "d"),
+    ),
+    triggers=(
+        Trigger("SEPA: overdue amount high",
+                "last(/T/sepa.invoice.overdue.amount)>{$SEPA.OVERDUE.AMOUNT.MAX}", WARNING,
+                "Submitted invoices past their due date add up to more than the threshold. Check the "
+                "failed collections and the retries; remind the members.",
+                event_name="SEPA: overdue amount {ITEM.LASTVALUE1} above {$SEPA.OVERDUE.AMOUNT.MAX} EUR",
+                recovery="max(/T/sepa.invoice.overdue.amount,#3)<={$SEPA.OVERDUE.AMOUNT.MAX}", scope="capacity"),
+        Trigger("SEPA: overdue amount forecast to exceed its maximum within 7 days",
+                "forecast(/T/sepa.invoice.overdue.amount,3d,7d)>{$SEPA.OVERDUE.AMOUNT.MAX}", INFO,
+                "Extrapolating the last 3 days, the overdue amount will pass the threshold within a "
+                "week. Act on the failed collections now.",
+                event_name="SEPA: overdue amount forecast above {$SEPA.OVERDUE.AMOUNT.MAX} EUR within 7d",
+                scope="capacity"),
+        Trigger("SEPA: collection rate low",
+                "last(/T/sepa.collection.rate_30d)<{$SEPA.COLLECTION.RATE.MIN}", AVERAGE,
+                "Less than the expected share of the invoices in the last 30 days' batches has been "
+                "paid. Look at failed batches, failed entries per bank and the retries.",
+                event_name="SEPA: collection rate {ITEM.LASTVALUE1} below {$SEPA.COLLECTION.RATE.MIN}% (30d)",
+                recovery="min(/T/sepa.collection.rate_30d,#3)>={$SEPA.COLLECTION.RATE.MIN}", scope="performance"),
+        Trigger("SEPA: escalated payment retries",
+                "last(/T/sepa.retry.escalated)>{$SEPA.RETRY.ESCALATED.MAX}", WARNING,
+                "Payment retries were escalated: automatic retries gave up. A person must contact "
+                "these members.",
+                event_name="SEPA: {ITEM.LASTVALUE1} escalated payment retr(y/ies)",
+                recovery="max(/T/sepa.retry.escalated,#3)<={$SEPA.RETRY.ESCALATED.MAX}", scope="notice"),
+        Trigger("SEPA: no new invoices",
+                "last(/T/sepa.invoice.last_age)>{$SEPA.INVOICE.SILENCE.MAX}", WARNING,
+                "No submitted Sales Invoice has been created for longer than the threshold: the dues "
+                "invoicing has probably stopped. Check the dues schedules and the scheduler.",
+                event_name="SEPA: no new invoice for more than {$SEPA.INVOICE.SILENCE.MAX}"),
     ),
 )

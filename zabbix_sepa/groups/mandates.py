@@ -2,7 +2,8 @@
 from collections import Counter
 
 from zabbix_sepa import iban
-from zabbix_sepa.registry import FLOAT, INT, Discovery, Group, Metric, Section
+from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
+                                  Metric, Section, Trigger)  # noqa: F401
 
 MANDATE = "tabSEPA Mandate"
 USAGE = "tabSEPA Mandate Usage"
@@ -110,7 +111,61 @@ GROUP = Group(
                    description="Active mandates whose IBAN fails the format or ISO 13616 mod-97 check."),
         ), discovery=(
             Discovery("banks", ("{#BANK}",), ("mandates", "failed_entries_30d"),
-                      "Active mandates per bank (country:bank code of a valid IBAN)."),
+                      "Active mandates per bank (country:bank code of a valid IBAN).",
+                      item_prefix="sepa.bank", label="Bank {#BANK}", lifetime="30d", fields=(
+                          Metric("mandates", "active mandates", INT,
+                                 description="Active mandates whose IBAN belongs to this bank."),
+                          Metric("failed_entries_30d", "failed entries 30d", INT,
+                                 description="Failed batch entries at this bank, batches dated within 30 days."),
+                      ), triggers=(
+                          Trigger("SEPA bank {#BANK}: failed entries",
+                                  'last(/T/sepa.bank.failed_entries_30d[{#BANK}])>{$SEPA.BANK.FAILED.MAX:"{#BANK}"}',
+                                  WARNING, "Debits at this bank fail more than usual (30 days). Check the "
+                                  "return reasons: a bank-side change, a closed account wave, or a format issue.",
+                                  event_name='SEPA bank {#BANK}: {ITEM.LASTVALUE1} failed entries in 30d '
+                                             '(max {$SEPA.BANK.FAILED.MAX:"{#BANK}"})',
+                                  recovery='max(/T/sepa.bank.failed_entries_30d[{#BANK}],#3)<='
+                                           '{$SEPA.BANK.FAILED.MAX:"{#BANK}"}'),
+                      )),
         )),
+    ),
+    macros=(
+        Macro("{$SEPA.MANDATE.EXPIRING.MAX}", "mandate_expiring_max",
+              "Active mandates expiring within 30 days above which a problem is raised."),
+        Macro("{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}", "mandate_expired_active_max",
+              "Active mandates past their expiry date above which a problem is raised."),
+        Macro("{$SEPA.MANDATE.DORMANT.MAX}", "mandate_dormant_max",
+              "Active mandates unused for 36 months above which a problem is raised."),
+        Macro("{$SEPA.MANDATE.IBAN_INVALID.MAX}", "mandate_iban_invalid_max",
+              "Active mandates with an invalid IBAN above which a problem is raised."),
+        Macro("{$SEPA.BANK.FAILED.MAX}", "bank_failed_entries_max",
+              "Failed entries at one bank in 30 days above which a problem is raised; "
+              'per bank with context, e.g. {$SEPA.BANK.FAILED.MAX:"NL:INGB"}.'),
+    ),
+    triggers=(
+        Trigger("SEPA: mandates expiring within 30 days",
+                "last(/T/sepa.mandate.expiring_30d)>{$SEPA.MANDATE.EXPIRING.MAX}", WARNING,
+                "Many active mandates reach their expiry date within 30 days. Ask the members to sign "
+                "new mandates before the next collection.",
+                event_name="SEPA: {ITEM.LASTVALUE1} mandates expire within 30 days (max {$SEPA.MANDATE.EXPIRING.MAX})",
+                recovery="max(/T/sepa.mandate.expiring_30d,#3)<={$SEPA.MANDATE.EXPIRING.MAX}", scope="notice"),
+        Trigger("SEPA: expired mandates still active",
+                "last(/T/sepa.mandate.expired_active)>{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}", AVERAGE,
+                "Mandates past their expiry date are still Active and may be used for collection, "
+                "which the bank will reject. Set them to Expired and ask for new mandates.",
+                event_name="SEPA: {ITEM.LASTVALUE1} expired mandate(s) still active",
+                recovery="max(/T/sepa.mandate.expired_active,#3)<={$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}"),
+        Trigger("SEPA: dormant mandates",
+                "last(/T/sepa.mandate.dormant)>{$SEPA.MANDATE.DORMANT.MAX}", WARNING,
+                "Active mandates have not been used for 36 months; under the SEPA rulebook they have "
+                "lapsed. Set them to Expired and obtain new mandates before collecting.",
+                event_name="SEPA: {ITEM.LASTVALUE1} dormant mandate(s) (unused 36 months)",
+                recovery="max(/T/sepa.mandate.dormant,#3)<={$SEPA.MANDATE.DORMANT.MAX}", scope="notice"),
+        Trigger("SEPA: active mandates with an invalid IBAN",
+                "last(/T/sepa.mandate.iban_invalid)>{$SEPA.MANDATE.IBAN_INVALID.MAX}", AVERAGE,
+                "Active mandates carry an IBAN that fails the format or mod-97 check; their debits "
+                "will be rejected. Correct the IBANs with the members.",
+                event_name="SEPA: {ITEM.LASTVALUE1} active mandate(s) with an invalid IBAN",
+                recovery="max(/T/sepa.mandate.iban_invalid,#3)<={$SEPA.MANDATE.IBAN_INVALID.MAX}"),
     ),
 )

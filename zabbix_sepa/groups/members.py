@@ -1,5 +1,6 @@
 """Members and volunteers."""
-from zabbix_sepa.registry import INT, Group, Metric, Section
+from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
+                                  Metric, Section, Trigger)  # noqa: F401
 
 MEMBER = "tabMember"
 MANDATE = "tabSEPA Mandate"
@@ -43,5 +44,17 @@ GROUP = Group(
             Metric("sepa.volunteer.active", "Active volunteers", INT,
                    description="Volunteers with status Active."),
         )),
+    ),
+    macros=(
+        Macro("{$SEPA.MEMBER.NO_MANDATE.MAX}", "member_without_mandate_max",
+              "Active SEPA-paying members without an active mandate above which a problem is raised."),
+    ),
+    triggers=(
+        Trigger("SEPA: members paying by SEPA without an active mandate",
+                "last(/T/sepa.member.sepa_without_mandate)>{$SEPA.MEMBER.NO_MANDATE.MAX}", WARNING,
+                "Active members whose payment method is SEPA Direct Debit have no Active mandate: "
+                "their dues cannot be collected. Obtain mandates or change their payment method.",
+                event_name="SEPA: {ITEM.LASTVALUE1} SEPA member(s) without an active mandate",
+                recovery="max(/T/sepa.member.sepa_without_mandate,#3)<={$SEPA.MEMBER.NO_MANDATE.MAX}"),
     ),
 )

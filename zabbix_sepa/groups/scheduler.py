@@ -1,5 +1,6 @@
 """Frappe scheduler: failures, liveness, and the SEPA jobs one by one."""
-from zabbix_sepa.registry import FLOAT, INT, Discovery, Group, Metric, Section
+from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
+                                  Metric, Section, Trigger)  # noqa: F401
 
 JOB_TYPE = "tabScheduled Job Type"
 JOB_LOG = "tabScheduled Job Log"
@@ -73,7 +74,45 @@ GROUP = Group(
         )),
         Section("jobs", jobs, tables=(JOB_TYPE, JOB_LOG), discovery=(
             Discovery("jobs", ("{#JOB}",), ("last_success_age", "failed_24h"),
-                      "Scheduled Job Types of SEPA, dues, direct debit, payment retry and mandates."),
+                      "Scheduled Job Types of SEPA, dues, direct debit, payment retry and mandates.",
+                      item_prefix="sepa.job", label="Job {#JOB}", lifetime="7d", fields=(
+                          Metric("last_success_age", "time since last success", FLOAT, "s",
+                                 "Seconds since the job last completed; -1 if it never did."),
+                          Metric("failed_24h", "failures in 24h", INT,
+                                 description="Failed runs of the job within 24 hours."),
+                      ), triggers=(
+                          Trigger("SEPA job {#JOB}: no success for too long",
+                                  'last(/T/sepa.job.last_success_age[{#JOB}])>{$SEPA.JOB.SUCCESS.AGE.MAX:"{#JOB}"} '
+                                  'or last(/T/sepa.job.last_success_age[{#JOB}])<0', WARNING,
+                                  "This SEPA job has not completed successfully for longer than the "
+                                  "threshold (or never). Read its Scheduled Job Log entries.",
+                                  event_name='SEPA job {#JOB}: no success for more than '
+                                             '{$SEPA.JOB.SUCCESS.AGE.MAX:"{#JOB}"}'),
+                      )),
         )),
+    ),
+    macros=(
+        Macro("{$SEPA.SCHEDULER.FAILED.MAX}", "scheduler_failed_max",
+              "Failed scheduled jobs in 24 hours above which a problem is raised."),
+        Macro("{$SEPA.SCHEDULER.INACTIVE.MAX}", "scheduler_inactive_minutes",
+              "Time without any scheduled job log after which the scheduler is considered dead.", "m"),
+        Macro("{$SEPA.JOB.SUCCESS.AGE.MAX}", "job_success_age_hours",
+              'Time a SEPA job may go without a success; per job with context, e.g. '
+              '{$SEPA.JOB.SUCCESS.AGE.MAX:"verenigingen.sepa.process_batches"}.', "h"),
+    ),
+    triggers=(
+        Trigger("SEPA: scheduled job failures",
+                "last(/T/sepa.scheduler.failed_24h)>{$SEPA.SCHEDULER.FAILED.MAX}", WARNING,
+                "Scheduled jobs failed within 24 hours. The jobs discovery shows which; their Scheduled "
+                "Job Log holds the tracebacks.",
+                event_name="SEPA: {ITEM.LASTVALUE1} failed scheduled job(s) in 24h",
+                recovery="max(/T/sepa.scheduler.failed_24h,#3)<={$SEPA.SCHEDULER.FAILED.MAX}"),
+        Trigger("SEPA: scheduler inactive",
+                "last(/T/sepa.scheduler.last_activity_age)>{$SEPA.SCHEDULER.INACTIVE.MAX} or "
+                "last(/T/sepa.scheduler.last_activity_age)<0", HIGH,
+                "No scheduled job has logged anything for longer than the threshold: the Frappe "
+                "scheduler or its workers are down, so no batch, dues or retry job runs. Check "
+                "`bench doctor` and the worker processes.",
+                event_name="SEPA: scheduler inactive for more than {$SEPA.SCHEDULER.INACTIVE.MAX}"),
     ),
 )

@@ -1,0 +1,1 @@
+"""Zabbix side: the template rendered from the registry, and setup through the API."""
