@@ -1,6 +1,7 @@
 """A real Zabbix 6.0 for the tests: started by stack/zabbix.sh, driven through its API.
 
 Hosts made here are named `zsepa-*` and deleted by the tests that made them.
+Standard library only.
 """
 import json
 import os
@@ -12,17 +13,28 @@ from dataclasses import dataclass
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "stack", "zabbix.sh")
 STATE = os.path.join(os.environ.get("ZABBIX_SEPA_STACK_STATE", "/var/tmp/zabbix-sepa-stack"), "zabbix")
-SERVER_PORT, AGENT_PORT, WEB_PORT = 10051, 10050, 8080
+# the same environment overrides as stack/zabbix.sh
+SERVER_PORT = int(os.environ.get("ZABBIX_SERVER_PORT", 10051))
+AGENT_PORT = int(os.environ.get("ZABBIX_AGENT_PORT", 10050))
+WEB_PORT = int(os.environ.get("ZABBIX_WEB_PORT", 8080))
 API_URL = f"http://127.0.0.1:{WEB_PORT}/api_jsonrpc.php"
+API_USER, API_PASSWORD = "Admin", "zabbix"
 GROUP = "zabbix-sepa tests"
 
 
 @dataclass(frozen=True)
 class Stack:
     api_url: str
-    state: str
-    agent_dir: str          # where UserParameter files go (the agent's Include)
-    psk_file: str
+    state: str              # stack/zabbix.sh's directory: configs, logs, pid files, PSK
+    agent_dir: str          # config files the tests' UserParameters read (readable by the agent)
+    psk_file: str           # hex PSK made by stack/zabbix.sh; the agent accepts it (and plain)
+    psk_identity: str
+    server_port: int
+    agent_port: int
+    agent_include_dir: str  # the agent's Include: UserParameter files (*.conf) go here
+    server_conf: str        # for zabbix_server -c ... -R
+    agent_conf: str
+    agent_hostname: str
 
 
 _stack = None
@@ -30,19 +42,37 @@ _token = None
 
 
 def stack_cmd(*args):
-    subprocess.run([SCRIPT, *args], check=True, capture_output=True, text=True)
+    proc = subprocess.run([SCRIPT, *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"stack/zabbix.sh {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def facts():
+    """stack/zabbix.sh's facts file (stack.env) as a dict."""
+    out = {}
+    with open(os.path.join(STATE, "stack.env")) as fh:
+        for line in fh:
+            key, sep, value = line.rstrip("\n").partition("=")
+            if sep:
+                out[key] = value
+    return out
 
 
 def ensure_stack():
+    """Start the stack once per session (quick when it already runs) and describe it."""
     global _stack
     if _stack is None:
-        proc = subprocess.run([SCRIPT, "up"], capture_output=True, text=True)
-        if proc.returncode:
-            raise RuntimeError(f"stack/zabbix.sh up failed:\n{proc.stderr[-3000:]}")
+        stack_cmd("up")
+        f = facts()
         agent_dir = os.path.join(STATE, "agent-tests")
         os.makedirs(agent_dir, exist_ok=True)
         os.chmod(agent_dir, 0o755)
-        _stack = Stack(API_URL, STATE, agent_dir, os.path.join(STATE, "psk"))
+        _stack = Stack(api_url=f["ZABBIX_API_URL"], state=f["ZABBIX_STATE_DIR"], agent_dir=agent_dir,
+                       psk_file=f["ZABBIX_PSK_FILE"], psk_identity=f["ZABBIX_PSK_IDENTITY"],
+                       server_port=int(f["ZABBIX_SERVER_PORT"]), agent_port=int(f["ZABBIX_AGENT_PORT"]),
+                       agent_include_dir=f["ZABBIX_AGENT_INCLUDE_DIR"], server_conf=f["ZABBIX_SERVER_CONF"],
+                       agent_conf=f["ZABBIX_AGENT_CONF"], agent_hostname=f["ZABBIX_AGENT_HOSTNAME"])
     return _stack
 
 
@@ -50,20 +80,32 @@ class ApiError(Exception):
     pass
 
 
-def api(method, params=None, auth=True):
-    global _token
-    if auth and _token is None:
-        _token = api("user.login", {"username": "Admin", "password": "zabbix"}, auth=False)
-    body = {"jsonrpc": "2.0", "method": method, "params": params or {}, "id": 1}
-    if auth:
-        body["auth"] = _token
+def _call(method, params, token):
+    body = {"jsonrpc": "2.0", "method": method, "params": params, "id": 1}
+    if token is not None:
+        body["auth"] = token
     req = urllib.request.Request(API_URL, json.dumps(body).encode(),
                                  {"Content-Type": "application/json-rpc"})
     with urllib.request.urlopen(req, timeout=30) as resp:
-        reply = json.load(resp)
-    if "error" in reply:
-        raise ApiError(f"{method}: {reply['error']}")
-    return reply["result"]
+        return json.load(resp)
+
+
+def api(method, params=None, auth=True):
+    """One JSON-RPC call; logs in as Admin on first use (6.0: user.login takes `username`)."""
+    global _token
+    if params is None:
+        params = {}
+    for attempt in (1, 2):
+        if auth and _token is None:
+            _token = api("user.login", {"username": API_USER, "password": API_PASSWORD}, auth=False)
+        reply = _call(method, params, _token if auth else None)
+        error = reply.get("error")
+        if auth and attempt == 1 and error and "re-login" in str(error.get("data", "")):
+            _token = None                  # session expired or logged out: log in again, once
+            continue
+        if error:
+            raise ApiError(f"{method}: {error}")
+        return reply["result"]
 
 
 def group_id():

@@ -154,14 +154,7 @@ class _Render:
                 rule = {"uuid": self.uuid("lld", d.name), "name": f"SEPA: {d.name} discovery",
                         "type": "DEPENDENT", "key": f"sepa.{d.name}.discovery", "delay": "0",
                         "lifetime": d.lifetime, "description": d.description}
-                rule["item_prototypes"] = [self.dependent(
-                    f"{d.name}.{f.key}", f"{d.label}: {f.name}", d.item_key(f.key),
-                    VALUE_TYPES[f.value_type],
-                    f"$.discovery.{d.name}[?(@['{first}']=='{first}')].{f.key}.first()",
-                    f.unit, f.description, [{"tag": "component", "value": g.name}], on_fail="discard")
-                    for f in d.fields]
-                for proto in rule["item_prototypes"]:
-                    proto["uuid"] = self.uuid("item_prototype", proto["key"])
+                rule["item_prototypes"] = [self.prototype(d, f, g) for f in d.fields]
                 if d.triggers:
                     rule["trigger_prototypes"] = [self.trigger(t, prototype=True) for t in d.triggers]
                 rule["master_item"] = {"key": self.v["master_key"]}
@@ -178,6 +171,32 @@ class _Render:
                         for i, t in enumerate(overrides)]
                 out.append(rule)
         return out
+
+    def prototype(self, d, f, g):
+        """An item prototype: the list (JSONPath), our entry (JavaScript), the field (JSONPath).
+
+        The entries' keys are literally "{#BATCH}" etc. (metrics.md), and Zabbix substitutes
+        every {#BATCH} in a prototype's parameters, so a JSONPath filter cannot name that key;
+        the script spells it in two pieces and returns the entry, or {} once the batch has
+        left the list: then the last step discards the value and the item keeps its last one
+        until the rule's lifetime removes it."""
+        first = d.macros[0]
+        script = (f"var list = JSON.parse(value);\n"
+                  f"var key = '{{' + '{first[1:-1]}}}';\n"
+                  f"for (var i = 0; i < list.length; i++) {{\n"
+                  f"    if (list[i][key] === '{first}') {{\n"
+                  f"        return JSON.stringify(list[i]);\n"
+                  f"    }}\n"
+                  f"}}\n"
+                  f"return '{{}}';")
+        item = self.dependent(f"{d.name}.{f.key}", f"{d.label}: {f.name}", d.item_key(f.key),
+                              VALUE_TYPES[f.value_type], f"$.discovery.{d.name}", f.unit, f.description,
+                              [{"tag": "component", "value": g.name}], on_fail="discard")
+        item["uuid"] = self.uuid("item_prototype", item["key"])
+        item["preprocessing"] += [{"type": "JAVASCRIPT", "parameters": [script]},
+                                  {"type": "JSONPATH", "parameters": [f"$['{f.key}']"],
+                                   "error_handler": "DISCARD_VALUE"}]
+        return item
 
     # -- triggers ----------------------------------------------------------------
 

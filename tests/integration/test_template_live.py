@@ -1,0 +1,175 @@
+"""The generated templates in a real Zabbix 6.0: they import (twice: the second
+import changes nothing), a pushed document fills the dependent items and the
+discovery rules, and the triggers open exactly the expected problems.
+
+Values are sent with the real current time (a trigger judges the newest
+value by its clock), so the site's rows are placed relative to now, in UTC.
+"""
+import datetime as dt
+import json
+import os
+import time
+
+import pytest
+import yaml
+
+from tests import zabbix
+from tests.conftest import run_cli
+from zabbix_sepa.zabbix.template import VARIANTS, export
+
+pytestmark = pytest.mark.zabbix
+
+IMPORT_RULES = {
+    "groups": {"createMissing": True},
+    "templates": {"createMissing": True, "updateExisting": True},
+    "templateLinkage": {"createMissing": True},
+    **{k: {"createMissing": True, "updateExisting": True, "deleteMissing": True}
+       for k in ("items", "triggers", "discoveryRules", "graphs", "valueMaps", "templateDashboards")},
+}
+
+
+def import_template(variant):
+    return zabbix.api("configuration.import", {"format": "yaml", "source": export(variant),
+                                               "rules": IMPORT_RULES})
+
+
+@pytest.fixture(scope="module")
+def templates():
+    zabbix.ensure_stack()
+    ids = {}
+    for variant, spec in VARIANTS.items():
+        assert import_template(variant) is True
+        (t,) = zabbix.api("template.get", {"filter": {"host": [spec["name"]]}})
+        ids[variant] = t["templateid"]
+    return ids
+
+
+class LinkedHost:
+    """A host with the trapper template linked, plus a host-level probe item to learn when
+    the server's configuration cache knows it."""
+
+    def __init__(self, name, templateid):
+        self.name = name
+        old = zabbix.api("host.get", {"filter": {"host": [name]}})
+        if old:
+            zabbix.api("host.delete", [h["hostid"] for h in old])
+        self.hostid = zabbix.api("host.create", {"host": name, "groups": [{"groupid": zabbix.group_id()}],
+                                                 "templates": [{"templateid": templateid}]})["hostids"][0]
+        zabbix.api("item.create", {"hostid": self.hostid, "name": "probe", "key_": "probe", "type": 2,
+                                   "value_type": 3, "history": "1h"})
+        deadline = time.monotonic() + 60
+        zabbix.reload_config_cache()
+        while not zabbix.sender(name, "probe", "1"):
+            assert time.monotonic() < deadline, f"{name} not accepted by the server"
+            time.sleep(0.5)
+            zabbix.reload_config_cache()
+
+    def items(self, **search):
+        return {i["key_"]: i for i in zabbix.api("item.get", {
+            "hostids": [self.hostid], "output": ["key_", "lastvalue", "lastclock", "state", "error"],
+            **search})}
+
+    def problems(self):
+        """{(name, severity)} of the host's open problems (trigger states, resolved names)."""
+        triggers = zabbix.api("trigger.get", {"hostids": [self.hostid], "filter": {"value": 1},
+                                              "output": ["description", "priority"],
+                                              "expandDescription": True, "skipDependent": False})
+        return {(t["description"], int(t["priority"])) for t in triggers}
+
+    def event_names(self):
+        return {p["name"] for p in zabbix.api("problem.get", {"hostids": [self.hostid]})}
+
+    def delete(self):
+        zabbix.api("host.delete", [self.hostid])
+
+
+def utc_now():
+    return dt.datetime.utcnow().replace(microsecond=0)
+
+
+def site_config(tmp_path, site, host):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({
+        "timezone": "UTC", "spool_dir": str(tmp_path / "spool"),
+        "zabbix": {"server": "127.0.0.1", "port": zabbix.SERVER_PORT},
+        "sites": [{"name": host, "database": site.server.site_database_mapping(site.name)}]}))
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def push(cfg, now):
+    rc, out, err = run_cli("send", "--config", cfg, "--now", now.strftime("%Y-%m-%d %H:%M:%S"))
+    assert rc == 0, out + err
+
+
+def wait_for(what, predicate, timeout=45):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if predicate(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(1)
+
+
+HIGH, AVERAGE, WARNING, INFO = 4, 3, 2, 1
+
+
+def test_import_is_idempotent(templates):
+    before = {v: zabbix.api("template.get", {"templateids": [i], "selectItems": "count",
+                                               "selectTriggers": "count", "selectDiscoveries": "count"})
+              for v, i in templates.items()}
+    for variant in VARIANTS:
+        assert import_template(variant) is True
+    after = {v: zabbix.api("template.get", {"templateids": [i], "selectItems": "count",
+                                              "selectTriggers": "count", "selectDiscoveries": "count"})
+             for v, i in templates.items()}
+    assert before == after
+    counts = after["trapper"][0]
+    assert int(counts["items"]) >= 69 and int(counts["triggers"]) >= 12 and int(counts["discoveries"]) == 3
+
+
+def test_document_fills_items_discovery_and_opens_the_expected_problems(tmp_path, site, templates):
+    host = f"zsepa-live-{site.name[-8:]}"
+    h = LinkedHost(host, templates["trapper"])
+    try:
+        now = utc_now()
+        # healthy background: the scheduler ran a minute ago
+        site.insert("Scheduled Job Log", status="Complete", scheduled_job_type="x", creation=now - dt.timedelta(minutes=1))
+        # one failed batch today with two failed entries, one fresh Draft
+        failed = site.insert("Direct Debit Batch", status="Failed", docstatus=1, batch_date=now.date(),
+                             creation=now - dt.timedelta(hours=3), modified=now - dt.timedelta(hours=1))
+        for _ in range(2):
+            site.insert("Direct Debit Batch Invoice", parent=failed, parenttype="Direct Debit Batch",
+                        parentfield="invoices", status="Failed", iban="NL91ABNA0417164300",
+                        creation=now - dt.timedelta(hours=3))
+        site.insert("Direct Debit Batch", status="Draft", docstatus=0, batch_date=now.date(),
+                    creation=now - dt.timedelta(minutes=10))
+        cfg = site_config(tmp_path, site, host)
+        # a realistic cadence: a document every few seconds until the server has discovered
+        # the batches and filled their items (new LLD items join the configuration cache first)
+        pushes = iter(range(1, 100))
+
+        def cycle():
+            push(cfg, now + dt.timedelta(seconds=next(pushes)))
+            zabbix.reload_config_cache()
+            return h.items()
+
+        items = wait_for(cycle, lambda i: i.get(f"sepa.batch.failed_entries[{failed}]", {}).get("lastvalue") == "2",
+                         timeout=90)
+        assert items["sepa.batch.failed_24h"]["lastvalue"] == "1"
+        assert items["sepa.batch.total"]["lastvalue"] == "2"
+        assert items["sepa.collector.status"]["lastvalue"] == "0"
+        assert json.loads(items["sepa.collector.unsupported"]["lastvalue"]) == {}
+        assert items[f"sepa.batch.failed_entries[{failed}]"]["lastvalue"] == "2"
+        assert len([k for k in items if k.startswith("sepa.batch.age[")]) == 2
+        # the failed batch makes: failed batches (24h), success rate 0 % (30d), both entries of
+        # the last 7 days failed (100 %), and its own prototype; the fresh Draft raises nothing
+        want = {("SEPA: failed direct debit batches", HIGH), ("SEPA: batch success rate low", AVERAGE),
+                ("SEPA: batch entry failure rate high", WARNING), (f"SEPA batch {failed}: failed entries", WARNING)}
+        problems = wait_for(h.problems, lambda p: p >= want)
+        assert problems == want
+        names = wait_for(h.event_names, lambda n: len(n) >= 4)
+        assert "SEPA: 1 batch(es) failed in 24h (max 0)" in names
+        assert f"SEPA batch {failed}: 2 failed entries (max 0)" in names
+    finally:
+        h.delete()
