@@ -92,6 +92,26 @@ def build_parser():
     te.add_argument("--output", "-o", help="write to this file instead of stdout")
     te.set_defaults(func=cmd_template_export)
 
+    z = sub.add_parser("zabbix", help="configure a Zabbix 6.0 server through its API")
+    zsub = z.add_subparsers(dest="zabbix_command", metavar="ACTION")
+    zsub.required = True
+    zs = zsub.add_parser(
+        "setup", help="import templates; create hosts, macros, user groups, media types and the action",
+        description="Make Zabbix match the configuration: import both templates, host group SEPA, one host "
+                    "per site with the template linked and its thresholds as host macros, user groups "
+                    "'SEPA admins' and 'SEPA escalation', media types 'SEPA Email' and 'SEPA webhook', and "
+                    "the action 'SEPA problems' (step 1 to SEPA admins, step 2 to the webhook if not "
+                    "acknowledged). Changes only what differs; a second run changes nothing. Needs "
+                    "zabbix.api (url and token, or user and password) in the config, and a Super admin.")
+    _config_arg(zs)
+    zs.add_argument("--agent", action="store_true",
+                    help="hosts use 'SEPA by Zabbix agent' (polled through the UserParameter) instead "
+                         "of the trapper template")
+    zs.add_argument("--agent-address", default="127.0.0.1",
+                    help="IP of the agent interface given to new hosts with --agent (default 127.0.0.1)")
+    zs.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    zs.set_defaults(func=cmd_zabbix_setup)
+
     d = sub.add_parser("docs", help="print the metric reference generated from the registry")
     d.set_defaults(func=cmd_docs)
     return p
@@ -141,6 +161,28 @@ def cmd_template_export(args):
     except OSError as exc:
         print(f"zabbix-sepa: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_zabbix_setup(args):
+    from zabbix_sepa.zabbix.setup import Api, Setup, SetupError
+    cfg = config.load(args.config)
+    if cfg.api is None:
+        raise config.ConfigError(cfg.path, "zabbix.api", "is required for `zabbix setup` "
+                                 "(url, and token or user with password)")
+    try:
+        api = Api(cfg.api)
+        changes = Setup(api, cfg, agent=args.agent, agent_address=args.agent_address,
+                        dry_run=args.dry_run, report=lambda line: print(line, flush=True)).run()
+    except SetupError as exc:
+        print(f"zabbix-sepa: setup: {exc}", file=sys.stderr)
+        return 1
+    if not changes:
+        print(f"nothing to change: {cfg.api.url} already matches {cfg.path}")
+    elif args.dry_run:
+        print(f"dry run: {len(changes)} change(s) not made")
+    else:
+        print(f"{len(changes)} change(s) made")
     return 0
 
 

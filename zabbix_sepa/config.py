@@ -8,7 +8,7 @@ import re
 import stat
 import sys
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import yaml
 
@@ -98,6 +98,30 @@ class ZabbixConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    """How `zabbix setup` reaches the frontend API: a token, or a user and password."""
+    url: str
+    token: Optional[str] = None
+    user: Optional[str] = None
+    password: Optional[str] = None
+    timeout: float = 30
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """What `zabbix setup` creates for notifications (all optional)."""
+    admins: Tuple[str, ...] = ()                 # existing Zabbix users put into "SEPA admins"
+    escalate_after_minutes: int = 30
+    smtp_server: str = "localhost"
+    smtp_port: int = 25
+    smtp_helo: str = "localhost"
+    smtp_email: str = "zabbix@localhost"
+    webhook_url: Optional[str] = None            # Slack-compatible incoming webhook
+    webhook_token: Optional[str] = None          # sent as "Authorization: Bearer ..." when set
+    webhook_channel: str = "#sepa"
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     zabbix: ZabbixConfig
@@ -107,6 +131,8 @@ class Config:
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
     cache_seconds: float = 0
     cache_dir: str = DEFAULT_CACHE_DIR
+    api: Optional[ApiConfig] = None
+    alerts: AlertsConfig = AlertsConfig()
 
     def site(self, name=None):
         """The named site, or the only one when name is None."""
@@ -239,6 +265,74 @@ def _warn_if_world_readable(path, key):
               f"every user; run: chmod o-rwx {path}", file=sys.stderr)
 
 
+def _secret_file(c, path, key):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            secret = fh.read().strip()
+    except OSError as exc:
+        c.fail(key, f"cannot read {path} ({exc.strerror})")
+    if not secret:
+        c.fail(key, f"{path} is empty")
+    _warn_if_world_readable(path, key)
+    return secret
+
+
+def _api(c, raw, key):
+    if raw is None:
+        return None
+    api = c.mapping(raw, key, {"url", "token", "token_file", "user", "password", "password_file", "timeout"})
+    url = c.string(api.get("url"), f"{key}.url", required=True)
+    if not url.startswith(("http://", "https://")):
+        c.fail(f"{key}.url", f"must be an http(s) URL of the frontend, got {url!r}")
+    token = c.string(api.get("token"), f"{key}.token")
+    if api.get("token_file") is not None:
+        token = _secret_file(c, c.string(api["token_file"], f"{key}.token_file"), f"{key}.token_file")
+    elif token is not None:
+        _warn_if_world_readable(c.path, f"{key}.token")
+    user = c.string(api.get("user"), f"{key}.user")
+    password = c.string(api.get("password"), f"{key}.password")
+    if api.get("password_file") is not None:
+        password = _secret_file(c, c.string(api["password_file"], f"{key}.password_file"),
+                                f"{key}.password_file")
+    elif password is not None:
+        _warn_if_world_readable(c.path, f"{key}.password")
+    if token is None and (user is None or password is None):
+        c.fail(key, "needs token (or token_file), or user with password (or password_file)")
+    if token is not None and user is not None:
+        c.fail(key, "give either a token or a user, not both")
+    return ApiConfig(url=url, token=token, user=user, password=password,
+                     timeout=c.number(api.get("timeout", 30), f"{key}.timeout", 1, 600))
+
+
+def _alerts(c, raw, key):
+    a = c.mapping(raw, key, {"admins", "escalate_after_minutes", "email", "webhook"})
+    admins = a.get("admins", [])
+    if not isinstance(admins, list) or not all(isinstance(x, str) and x.strip() for x in admins):
+        c.fail(f"{key}.admins", "must be a list of Zabbix user names")
+    email = c.mapping(a.get("email"), f"{key}.email", {"smtp_server", "smtp_port", "smtp_helo", "smtp_email"})
+    hook = c.mapping(a.get("webhook"), f"{key}.webhook", {"url", "token", "token_file", "channel"})
+    hook_url = c.string(hook.get("url"), f"{key}.webhook.url")
+    if hook_url is not None and not hook_url.startswith(("http://", "https://")):
+        c.fail(f"{key}.webhook.url", f"must be an http(s) URL, got {hook_url!r}")
+    hook_token = c.string(hook.get("token"), f"{key}.webhook.token")
+    if hook.get("token_file") is not None:
+        hook_token = _secret_file(c, c.string(hook["token_file"], f"{key}.webhook.token_file"),
+                                  f"{key}.webhook.token_file")
+    defaults = AlertsConfig()
+    return AlertsConfig(
+        admins=tuple(admins),
+        escalate_after_minutes=c.number(a.get("escalate_after_minutes", defaults.escalate_after_minutes),
+                                        f"{key}.escalate_after_minutes", 1, 10080, integer=True),
+        smtp_server=c.string(email.get("smtp_server", defaults.smtp_server), f"{key}.email.smtp_server"),
+        smtp_port=c.number(email.get("smtp_port", defaults.smtp_port), f"{key}.email.smtp_port", 1, 65535,
+                           integer=True),
+        smtp_helo=c.string(email.get("smtp_helo", defaults.smtp_helo), f"{key}.email.smtp_helo"),
+        smtp_email=c.string(email.get("smtp_email", defaults.smtp_email), f"{key}.email.smtp_email"),
+        webhook_url=hook_url, webhook_token=hook_token,
+        webhook_channel=c.string(hook.get("channel", defaults.webhook_channel), f"{key}.webhook.channel"),
+    )
+
+
 def _database(c, raw, key):
     db = c.mapping(raw, key, {"host", "port", "socket", "name", "user", "password", "password_file"})
     if not db:
@@ -256,7 +350,7 @@ def _database(c, raw, key):
 
 
 TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "spool_max_age_hours", "spool_max_bytes",
-            "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites"}
+            "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites", "alerts"}
 SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout"}
 
 
@@ -265,7 +359,8 @@ def parse(raw, path="<config>"):
     if raw is None:
         raw = {}
     top = c.mapping(raw, "", TOP_KEYS)
-    zbx = c.mapping(top.get("zabbix"), "zabbix", {"server", "port", "tls_psk_identity", "tls_psk_file", "timeout"})
+    zbx = c.mapping(top.get("zabbix"), "zabbix",
+                    {"server", "port", "tls_psk_identity", "tls_psk_file", "timeout", "api"})
     zabbix = ZabbixConfig(
         server=c.string(zbx.get("server", "127.0.0.1"), "zabbix.server"),
         port=c.number(zbx.get("port", 10051), "zabbix.port", 1, 65535, integer=True),
@@ -275,6 +370,8 @@ def parse(raw, path="<config>"):
     )
     if (zabbix.tls_psk_identity is None) != (zabbix.tls_psk_file is None):
         c.fail("zabbix", "tls_psk_identity and tls_psk_file go together")
+    api = _api(c, zbx.get("api"), "zabbix.api")
+    alerts = _alerts(c, top.get("alerts"), "alerts")
     thresholds = _thresholds(c, top.get("thresholds"), "thresholds", DEFAULT_THRESHOLDS)
     discovery = _discovery(c, top.get("discovery"), "discovery", DEFAULT_DISCOVERY)
     timezone = c.timezone(top.get("timezone"), "timezone")
@@ -311,4 +408,4 @@ def parse(raw, path="<config>"):
             timezone=c.timezone(rs.get("timezone"), f"{key}.timezone") or timezone,
             collect_timeout=c.number(rs.get("collect_timeout", timeout), f"{key}.collect_timeout", 0.1, 3600),
         ))
-    return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, **spool)
+    return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, api=api, alerts=alerts, **spool)

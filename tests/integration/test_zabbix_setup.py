@@ -1,0 +1,154 @@
+"""`zabbix-sepa zabbix setup` against a real Zabbix 6.0 frontend API."""
+import os
+import secrets
+
+import pytest
+import yaml
+
+from tests import zabbix
+from tests.conftest import run_cli
+from zabbix_sepa.zabbix import setup as s
+
+pytestmark = pytest.mark.zabbix
+
+SITES = ("zsepa-setup-a", "zsepa-setup-b")
+
+
+def remove_everything_setup_owns():
+    api = zabbix.api
+    for method, key, idkey, names in (
+            ("action", "name", "actionid", [s.ACTION]),
+            ("user", "username", "userid", [s.ESCALATION_USER, "zsepa-limited"]),
+            ("host", "host", "hostid", list(SITES)),
+            ("usergroup", "name", "usrgrpid", [s.ADMINS, s.ESCALATION_GROUP]),
+            ("mediatype", "name", "mediatypeid", [s.EMAIL, s.WEBHOOK]),
+            ("hostgroup", "name", "groupid", [s.HOST_GROUP])):
+        found = api(f"{method}.get", {"filter": {key: names}, "output": [idkey]})
+        if found:
+            api(f"{method}.delete", [f[idkey] for f in found])
+
+
+@pytest.fixture(scope="module")
+def clean():
+    zabbix.ensure_stack()
+    remove_everything_setup_owns()
+    yield
+    remove_everything_setup_owns()
+
+
+def write(tmp_path, name="setup.yaml", api=None, **alerts):
+    raw = {"timezone": "UTC",
+           "zabbix": {"api": api or {"url": zabbix.API_URL, "user": "Admin", "password": "zabbix"}},
+           "alerts": {"escalate_after_minutes": 30, "webhook": {"url": "http://127.0.0.1:9/hook",
+                                                                "channel": "#sepa"}, **alerts},
+           "sites": [{"name": SITES[0], "database": {"name": "a", "user": "u"}},
+                     {"name": SITES[1], "database": {"name": "b", "user": "u"},
+                      "thresholds": {"error_rate_per_hour": 80, "batch_stuck_hours": 4}}]}
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw))
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def setup(cfg, *extra):
+    rc, out, err = run_cli("zabbix", "setup", "--config", cfg, *extra, timeout=180)
+    return rc, out.splitlines(), err
+
+
+def test_dry_run_then_setup_then_nothing_to_change(tmp_path, clean):
+    cfg = write(tmp_path)
+    rc, lines, err = setup(cfg, "--dry-run")
+    assert rc == 0, err
+    assert "would create host group 'SEPA'" in lines
+    assert "would create host 'zsepa-setup-a' (SEPA by Zabbix trapper, 28 macros)" in lines
+    assert lines[-1].startswith("dry run:")
+    assert zabbix.api("hostgroup.get", {"filter": {"name": ["SEPA"]}}) == []      # nothing made
+
+    rc, lines, err = setup(cfg)
+    assert rc == 0, err
+    assert lines[-1].endswith("change(s) made")
+    assert {l for l in lines if l.startswith("create")} >= {
+        "create host group 'SEPA'", "create user group 'SEPA admins'", "create user group 'SEPA escalation'",
+        "create media type 'SEPA Email'", "create media type 'SEPA webhook'"}
+
+    # what Zabbix now holds
+    hosts = {h["host"]: h for h in zabbix.api("host.get", {
+        "filter": {"host": list(SITES)}, "selectParentTemplates": ["host"], "selectMacros": ["macro", "value"],
+        "selectGroups": ["name"]})}
+    assert set(hosts) == set(SITES)
+    for h in hosts.values():
+        assert [t["host"] for t in h["parentTemplates"]] == ["SEPA by Zabbix trapper"]
+        assert "SEPA" in [g["name"] for g in h["groups"]]
+    macros_b = {m["macro"]: m["value"] for m in hosts[SITES[1]]["macros"]}
+    assert macros_b["{$SEPA.ERROR.RATE.MAX}"] == "80"
+    assert macros_b['{$SEPA.BATCH.PENDING.AGE.MAX:"Draft"}'] == "4h"
+    assert {m["macro"]: m["value"] for m in hosts[SITES[0]]["macros"]}["{$SEPA.ERROR.RATE.MAX}"] == "50"
+    (action,) = zabbix.api("action.get", {"filter": {"name": [s.ACTION]}, "output": "extend",
+                                           "selectOperations": "extend", "selectRecoveryOperations": "extend",
+                                           "selectUpdateOperations": "extend"})
+    assert action["esc_period"] == "30m"
+    steps = sorted((o["esc_step_from"], o["esc_step_to"], [c["conditiontype"] for c in o["opconditions"]])
+                   for o in action["operations"])
+    assert steps == [("1", "1", []), ("2", "2", ["14"])]         # step 2 only if not acknowledged
+    assert action["recovery_operations"] and action["update_operations"]
+    (user,) = zabbix.api("user.get", {"filter": {"username": [s.ESCALATION_USER]}, "selectMedias": "extend"})
+    assert [m["sendto"] for m in user["medias"]] == ["#sepa"]
+
+    rc, lines, err = setup(cfg)
+    assert rc == 0 and lines == [f"nothing to change: {zabbix.API_URL} already matches {cfg}"], lines + [err]
+
+
+def test_a_changed_config_changes_exactly_that(tmp_path, clean):
+    cfg = write(tmp_path)
+    assert setup(cfg)[0] == 0
+    changed = write(tmp_path, "changed.yaml", escalate_after_minutes=45)
+    raw = yaml.safe_load(open(changed))
+    raw["sites"][0]["thresholds"] = {"collection_rate_min": 80}
+    open(changed, "w").write(yaml.safe_dump(raw))
+    rc, lines, err = setup(changed)
+    assert rc == 0, err
+    assert lines[:-1] == [
+        "set 1 macro(s) on host 'zsepa-setup-a': {$SEPA.COLLECTION.RATE.MIN}",
+        "update action 'SEPA problems': step 1 to 'SEPA admins', step 2 after 45 min if not acknowledged "
+        "to 'SEPA webhook'"]
+
+
+def test_agent_variant_switches_the_template_and_adds_the_interface(tmp_path, clean):
+    cfg = write(tmp_path)
+    assert setup(cfg)[0] == 0
+    rc, lines, err = setup(cfg, "--agent")
+    assert rc == 0, err
+    assert f"link template 'SEPA by Zabbix agent' to host '{SITES[0]}'" in lines
+    (h,) = zabbix.api("host.get", {"filter": {"host": [SITES[0]]}, "selectParentTemplates": ["host"],
+                                   "selectInterfaces": ["type", "ip", "port"], "selectMacros": ["macro", "value"]})
+    assert [t["host"] for t in h["parentTemplates"]] == ["SEPA by Zabbix agent"]
+    assert [(i["type"], i["ip"], i["port"]) for i in h["interfaces"]] == [("1", "127.0.0.1", "10050")]
+    assert {m["macro"]: m["value"] for m in h["macros"]}["{$SEPA.SITE}"] == SITES[0]
+    assert setup(cfg, "--agent")[1][0].startswith("nothing to change")
+
+
+def test_clear_errors(tmp_path, clean):
+    closed = write(tmp_path, "closed.yaml", api={"url": "http://127.0.0.1:9/api_jsonrpc.php", "token": "x" * 64})
+    rc, lines, err = setup(closed)
+    assert rc == 1 and "cannot connect to http://127.0.0.1:9/api_jsonrpc.php" in err and "Traceback" not in err
+
+    token = write(tmp_path, "token.yaml", api={"url": zabbix.API_URL, "token": "0" * 64})
+    rc, lines, err = setup(token)
+    assert rc == 1 and "refused the credentials" in err
+
+    # a user who may log in but is no Super admin
+    password = secrets.token_urlsafe(16)
+    (gid,) = [g["usrgrpid"] for g in zabbix.api("usergroup.get", {"filter": {"name": ["Guests"]}})]
+    zabbix.api("user.create", {"username": "zsepa-limited", "passwd": password, "roleid": "1",
+                               "usrgrps": [{"usrgrpid": gid}]})
+    limited = write(tmp_path, "limited.yaml", api={"url": zabbix.API_URL, "user": "zsepa-limited",
+                                                   "password": password})
+    rc, lines, err = setup(limited)
+    assert rc == 1 and "Super admin" in err, err
+
+    missing = write(tmp_path, "missing.yaml")
+    raw = yaml.safe_load(open(missing))
+    del raw["zabbix"]["api"]
+    open(missing, "w").write(yaml.safe_dump(raw))
+    rc, lines, err = setup(missing)
+    assert rc == 2 and "zabbix.api: is required for `zabbix setup`" in err
