@@ -47,7 +47,7 @@ THRESHOLDS = {
     "scheduler_inactive_minutes": (60, 1, 525600),
     "job_success_age_hours": (48, 0.01, 8760),
     "audit_exceptions_max": (0, 0, 1e9),
-    "nodata_minutes": (10, 1, 10080),
+    "nodata_minutes": (10, 0.5, 10080),
     "collector_duration_max": (2, 0.1, 3600),
 }
 DEFAULT_THRESHOLDS = {k: v[0] for k, v in THRESHOLDS.items()}

@@ -44,6 +44,9 @@ class Macro:
     def value(self, thresholds=None):
         from zabbix_sepa.config import DEFAULT_THRESHOLDS
         number = (thresholds or DEFAULT_THRESHOLDS)[self.threshold]
+        seconds = {"m": 60, "h": 3600, "d": 86400}.get(self.suffix)
+        if seconds and number != int(number):       # Zabbix time suffixes take whole numbers
+            return f"{round(number * seconds)}s"
         text = f"{number:g}" if isinstance(number, float) else str(number)
         return text + self.suffix
 

@@ -1,0 +1,299 @@
+"""Alert fidelity, end to end on a real Zabbix 6.0.
+
+`zabbix-sepa zabbix setup` configures the server for one site per scenario;
+each site is the healthy dataset of zabbix_sepa.dataset.scenarios with one
+fault; `zabbix-sepa send --all` pushes documents on a short cadence at the
+real time; the API then shows exactly which problems are open, per host:
+the healthy site none at all, every fault exactly its problems.
+Also: recovery with hysteresis, the collector's own failure modes (database
+unreachable: one problem; silent: nodata), escalation through the webhook
+with and without acknowledgement, and one scenario through the real agent.
+"""
+import datetime as dt
+import json
+import os
+import secrets
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import yaml
+
+from tests import mariadb, zabbix
+from tests.conftest import SiteDB, run_cli
+from zabbix_sepa.dataset import scenarios
+
+pytestmark = pytest.mark.zabbix
+
+HIGH, AVERAGE, WARNING, INFO = 4, 3, 2, 1
+PREFIX = "zsepa-fid-"
+ADMIN = "zsepa-admin"
+
+
+def expected(fault_result):
+    """scenario -> the exact set of (problem name, severity) it must open."""
+    b = fault_result
+    return {
+        "healthy": set(),
+        "failed_batch": {("SEPA: failed direct debit batches", HIGH), ("SEPA: batch success rate low", AVERAGE)},
+        "stuck_draft_batch": {("SEPA: stuck direct debit batches", AVERAGE),
+                              (f"SEPA batch {b.get('stuck_draft_batch')}: Draft for too long", INFO)},
+        "submitted_unprocessed": {("SEPA: stuck direct debit batches", AVERAGE),
+                                  (f"SEPA batch {b.get('submitted_unprocessed')}: Submitted for too long", INFO)},
+        "mandate_expiry_wave": {("SEPA: mandates expiring within 30 days", WARNING)},
+        "dormant_mandates": {("SEPA: dormant mandates", WARNING)},
+        "invalid_ibans": {("SEPA: active mandates with an invalid IBAN", AVERAGE)},
+        "members_without_mandate": {("SEPA: members paying by SEPA without an active mandate", WARNING)},
+        "error_storm": {("SEPA: error rate high", HIGH)},
+        "sepa_errors": {("SEPA: SEPA-related errors", WARNING)},
+        "dead_scheduler": {("SEPA: scheduler inactive", HIGH)},
+        "stuck_dues": {("SEPA: stuck dues schedules", AVERAGE)},
+        "collection_rate_drop": {("SEPA: collection rate low", AVERAGE)},
+        "required_table_missing": {("SEPA: collection partial", WARNING)},
+        "optional_table_missing": set(),       # metrics.md: a missing optional table is no failure
+        "database_unreachable": {("SEPA: collector cannot reach the database", HIGH)},
+    }
+
+
+class Receiver:
+    """A local HTTP endpoint standing in for Slack: records what the webhook media type posts."""
+
+    def __init__(self):
+        self.posts = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.posts.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def about(self, host):
+        return [(p.get("channel"), p["text"]) for p in list(self.posts) if f"Site: {host}" in p["text"]]
+
+    def close(self):
+        self.server.shutdown()
+
+
+def host_problems(hostid):
+    triggers = zabbix.api("trigger.get", {"hostids": [hostid], "filter": {"value": 1},
+                                          "output": ["description", "priority"], "expandDescription": True})
+    return {(t["description"], int(t["priority"])) for t in triggers}
+
+
+def wait_for(what, predicate, timeout=90, step=1.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if predicate(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def utc_now():
+    return dt.datetime.utcnow().replace(microsecond=0)
+
+
+def push(cfg, now=None):
+    rc, out, err = run_cli("send", "--config", cfg, "--all", "--now",
+                           (now or utc_now()).strftime("%Y-%m-%d %H:%M:%S"), timeout=120)
+    return rc, out, err
+
+
+class Fleet:
+    """Sites (databases + Zabbix hosts made by `zabbix setup`) for every scenario."""
+
+    def __init__(self, tmp, receiver):
+        self.dbs = []
+        try:
+            self._build(tmp, receiver)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, tmp, receiver):
+        self.server = mariadb.ensure_server()
+        zabbix.ensure_stack()
+        self.tmp, self.now = tmp, utc_now()
+        self.faults, self.sites, self.db = {}, {}, {}
+        self.cleanup_zabbix()
+        for name in ["healthy", *scenarios.FAULTS, "recovery", "esc-ack", "esc-noack"]:
+            db = self.database(name)
+            fault = {"recovery": "failed_batch", "esc-ack": "failed_batch", "esc-noack": "failed_batch"}.get(name, name)
+            if fault in scenarios.FAULTS:
+                self.faults[name] = scenarios.FAULTS[fault](db.scenario)
+            self.sites[name] = {"name": PREFIX + name, "database": self.server.site_database_mapping(db.name)}
+        self.sites["database_unreachable"] = {"name": PREFIX + "database_unreachable", "database": dict(
+            self.server.site_database_mapping(self.dbs[0].name), password="wrong-password")}
+        silent_db = self.database("silent")
+        self.silent = {"name": PREFIX + "silent", "database": self.server.site_database_mapping(silent_db.name),
+                       "thresholds": {"nodata_minutes": 0.5}}
+        zabbix.api("user.create", {"username": ADMIN, "passwd": secrets.token_urlsafe(16), "roleid": "1",
+                                   "usrgrps": [{"usrgrpid": self.guests()}]})
+        self.receiver = receiver
+        self.cfg = self.write("fleet.yaml", list(self.sites.values()) + [self.silent])
+        self.push_cfg = self.write("push.yaml", list(self.sites.values()))
+        self.silent_cfg = self.write("silent.yaml", [self.silent])
+        rc, out, err = run_cli("zabbix", "setup", "--config", self.cfg, timeout=300)
+        assert rc == 0, out + err
+        self.hostids = {h["host"]: h["hostid"] for h in zabbix.api(
+            "host.get", {"search": {"host": PREFIX}, "output": ["host"]})}
+        (admin,) = zabbix.api("user.get", {"filter": {"username": [ADMIN]}})
+        (hook,) = zabbix.api("mediatype.get", {"filter": {"name": ["SEPA webhook"]}})
+        zabbix.api("user.update", {"userid": admin["userid"], "medias": [
+            {"mediatypeid": hook["mediatypeid"], "sendto": "#admins", "active": 0, "severity": 63,
+             "period": "1-7,00:00-24:00"}]})
+        zabbix.reload_config_cache()
+
+    @staticmethod
+    def guests():
+        return zabbix.api("usergroup.get", {"filter": {"name": ["Guests"]}})[0]["usrgrpid"]
+
+    def database(self, name):
+        db = SiteDB(self.server, mariadb.unique_name(f"fid{name}"), schema=False)
+        db.scenario = scenarios.healthy(db.admin, self.now)
+        self.dbs.append(db)
+        self.db[name] = db
+        return db
+
+    def write(self, filename, sites):
+        path = os.path.join(self.tmp, filename)
+        with open(path, "w") as fh:
+            yaml.safe_dump({"timezone": "UTC", "spool_dir": os.path.join(self.tmp, "spool"),
+                            "zabbix": {"server": "127.0.0.1", "port": zabbix.SERVER_PORT,
+                                       "api": {"url": zabbix.API_URL, "user": "Admin", "password": "zabbix"}},
+                            "alerts": {"admins": [ADMIN], "escalate_after_minutes": 1,
+                                       "webhook": {"url": self.receiver.url, "channel": "#escalation"}},
+                            "sites": sites}, fh)
+        os.chmod(path, 0o600)
+        return path
+
+    def cycle(self):
+        rc, out, err = push(self.push_cfg)
+        zabbix.reload_config_cache()
+        return rc, out, err
+
+    def problems(self, name):
+        return host_problems(self.hostids[PREFIX + name])
+
+    @staticmethod
+    def cleanup_zabbix():
+        for method, key, idkey, names in (("action", "name", "actionid", ["SEPA problems"]),
+                                          ("user", "username", "userid", [ADMIN, "sepa-escalation"])):
+            found = zabbix.api(f"{method}.get", {"filter": {key: names}, "output": [idkey]})
+            if found:
+                zabbix.api(f"{method}.delete", [f[idkey] for f in found])
+        hosts = zabbix.api("host.get", {"search": {"host": PREFIX}, "output": ["hostid"]})
+        if hosts:
+            zabbix.api("host.delete", [h["hostid"] for h in hosts])
+
+    def close(self):
+        self.cleanup_zabbix()
+        for db in self.dbs:
+            db.drop()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    receiver = Receiver()
+    f = Fleet(str(tmp_path_factory.mktemp("fidelity")), receiver)
+    try:
+        push(f.silent_cfg)                     # the silent site speaks once, then never again
+        want = expected(f.faults)
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:     # a document every few seconds, as a busy timer would
+            f.cycle()
+            if all(f.problems(name) >= problems for name, problems in want.items()):
+                break
+            time.sleep(2)
+        for _ in range(3):                     # a few more values: nothing else may appear
+            f.cycle()
+            time.sleep(2)
+        yield f
+    finally:
+        f.close()
+        receiver.close()
+
+
+@pytest.mark.parametrize("scenario", ["healthy", *scenarios.FAULTS, "database_unreachable"])
+def test_exactly_the_expected_problems(fleet, scenario):
+    assert fleet.problems(scenario) == expected(fleet.faults)[scenario]
+
+
+def test_event_names_state_value_and_threshold(fleet):
+    names = {p["name"] for p in zabbix.api("problem.get", {"hostids": [fleet.hostids[PREFIX + "error_storm"]]})}
+    assert names == {"SEPA: 60 errors in the last hour (max 50/h)"}
+
+
+def test_recovery_respects_hysteresis(fleet):
+    site = fleet.db["recovery"].scenario
+    batch = fleet.faults["recovery"]
+    site.execute("UPDATE `tabDirect Debit Batch` SET status = 'Processed' WHERE name = %s", (batch,))
+    site.commit()
+    fleet.cycle()
+    time.sleep(3)
+    # one good value is not enough: the recovery expressions look at the last three
+    assert ("SEPA: failed direct debit batches", HIGH) in fleet.problems("recovery")
+    for _ in range(3):
+        fleet.cycle()
+        time.sleep(2)
+    assert wait_for(lambda: fleet.problems("recovery"), lambda p: not p, timeout=30) == set()
+
+
+def test_silent_collector_raises_nodata(fleet):
+    hostid = fleet.hostids[PREFIX + "silent"]
+    problems = wait_for(lambda: host_problems(hostid), lambda p: bool(p), timeout=150, step=3)
+    assert problems == {("SEPA: no data from the collector", HIGH)}
+
+
+def test_escalation_only_without_acknowledgement(fleet):
+    ack, noack = PREFIX + "esc-ack", PREFIX + "esc-noack"
+    events = zabbix.api("problem.get", {"hostids": [fleet.hostids[ack]], "output": ["eventid"]})
+    assert events
+    zabbix.api("event.acknowledge", {"eventids": [e["eventid"] for e in events], "action": 6,
+                                     "message": "on it (zabbix-sepa test)"})
+    # step 2 comes one escalation period (1 minute here) after step 1
+    posts = wait_for(lambda: fleet.receiver.about(noack), lambda p: any(c == "#escalation" for c, _ in p),
+                     timeout=150, step=3)
+    assert any(c == "#admins" and "SEPA problem:" in t for c, t in posts), posts
+    assert any(c == "#escalation" and "SEPA problem:" in t for c, t in posts), posts
+    time.sleep(5)
+    acked = fleet.receiver.about(ack)
+    assert any(c == "#admins" and "SEPA problem:" in t for c, t in acked), acked
+    assert not any(c == "#escalation" for c, _ in acked), acked
+
+
+def test_one_scenario_through_the_real_agent(fleet, tmp_path):
+    db = fleet.database("agent")
+    batch = scenarios.failed_batch(db.scenario)
+    name = PREFIX + "agent"
+    cfg_path = fleet.write("agent.yaml", [{"name": name, "database": fleet.server.site_database_mapping(db.name)}])
+    zabbix.install_userparameters(cfg_path)
+    rc, out, err = run_cli("zabbix", "setup", "--config", cfg_path, "--agent", timeout=300)
+    assert rc == 0, out + err
+    (host,) = zabbix.api("host.get", {"filter": {"host": [name]}})
+    fleet.hostids[name] = host["hostid"]
+    (master,) = zabbix.api("item.get", {"hostids": [host["hostid"]], "search": {"key_": "sepa.collect["}})
+    zabbix.reload_config_cache()
+
+    def poll():
+        try:
+            zabbix.api("task.create", [{"type": 6, "request": {"itemid": master["itemid"]}}])
+        except zabbix.ApiError:
+            pass                       # the item is not in the server's cache yet
+        time.sleep(3)
+        return host_problems(host["hostid"])
+
+    want = {("SEPA: failed direct debit batches", HIGH), ("SEPA: batch success rate low", AVERAGE)}
+    assert wait_for(poll, lambda p: p == want, timeout=120) == want
+    assert batch
