@@ -382,11 +382,24 @@ start_web() {
 
 # -- commands -------------------------------------------------------------------------------
 
+# The frontend renders in en_US and refuses to ("Locale for language en_US is not found on the
+# web server") where the system has no such locale, as on a minimal Debian.
+frontend_locale() {
+    locale -a 2>/dev/null | grep -qix 'en_US.utf8' && return 0
+    log "generating the en_US.UTF-8 locale the frontend needs"
+    command -v locale-gen >/dev/null 2>&1 || \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends locales >>"$STATE/zabbix-apt.log" 2>&1
+    grep -q '^en_US.UTF-8 UTF-8' /etc/locale.gen 2>/dev/null || echo 'en_US.UTF-8 UTF-8' >> /etc/locale.gen
+    locale-gen >/dev/null 2>&1 || die "locale-gen failed: the frontend cannot render pages without en_US.UTF-8"
+    if alive "$WEB_PID" php; then stop_web; fi      # php caches the missing locale
+}
+
 up() {
     [ "$(id -u)" = 0 ] || die "run me as root"
     "$HERE/mariadb.sh" up
     mkdir -p "$STATE"
     install_packages
+    frontend_locale
     database
     configs
     start_server

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The test command of the README. From a fresh Debian machine (as root):
-# installs what the tests need (python3-venv, MariaDB from Debian), makes
-# .venv with the package and pytest, starts MariaDB on 127.0.0.1 without
-# systemd if none answers, and runs the whole suite. Extra args go to pytest.
+# installs what the tests need (python3-venv, MariaDB, Zabbix 6.0 and
+# Chromium from Debian), makes .venv with the package and the test tools,
+# starts MariaDB and Zabbix on 127.0.0.1 without systemd if they are not
+# running, and runs the whole suite. Extra args go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server mariadb-client)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || { echo "tests/run.sh: need root to install: ${need_apt[*]}" >&2; exit 1; }
     [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
@@ -22,5 +25,6 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
 stack/mariadb.sh up
+stack/zabbix.sh up
 
 exec .venv/bin/python -m pytest -q "$@"

@@ -4,11 +4,17 @@ from zabbix_sepa import registry
 HEADER = """# Metric reference
 
 Generated from the registry by `zabbix-sepa docs`; do not edit by hand
-(`tests/unit/test_generated.py` fails when this file is out of date).
+(`tests/unit/test_registry.py` fails when this file is out of date).
 Definitions are those of the metric contract (`metrics.md`, version 1).
 Every metric is a dependent item of the master item `sepa.collect`, read
-from the document with the JSONPath `$.metrics['<key>']`.
+from the document with the JSONPath `$.metrics['<key>']`. Each group lists
+the triggers of the templates ("SEPA by Zabbix trapper" / "SEPA by Zabbix
+agent") about it, and the macros that hold their thresholds; a macro's
+default is the config key named beside it (`thresholds.<key>`), which
+`zabbix-sepa zabbix setup` writes into each site's host macros.
 """
+
+SEVERITY = {"INFO": "Information", "WARNING": "Warning", "AVERAGE": "Average", "HIGH": "High"}
 
 
 def _cell(text):
@@ -27,5 +33,17 @@ def metric_reference():
         for d in g.discovery:
             out.append(f"\nDiscovery list `{d.name}` (`$.discovery.{d.name}`): {d.description} "
                        f"Macros {', '.join(f'`{x}`' for x in d.macros)}; values "
-                       f"{', '.join(f'`{x}`' for x in d.values)}.")
+                       f"{', '.join(f'`{x}`' for x in d.values)}. Discovery rule `sepa.{d.name}.discovery`; "
+                       f"item prototypes {', '.join(f'`{d.item_key(v)}`' for v in d.values)}.")
+        triggers = list(g.triggers) + [t for d in g.discovery for t in d.triggers]
+        if triggers:
+            out.append("\n| trigger | severity | problem when |")
+            out.append("|---|---|---|")
+            for t in triggers:
+                out.append(f"| {_cell(t.name)} | {SEVERITY[t.severity]} | `{_cell(t.expression.replace('/T/', '/…/'))}` |")
+        if g.macros:
+            out.append("\n| macro | default | config | meaning |")
+            out.append("|---|---|---|---|")
+            for m in g.macros:
+                out.append(f"| `{_cell(m.name)}` | `{m.default}` | `thresholds.{m.threshold}` | {_cell(m.description)} |")
     return "\n".join(out) + "\n"

@@ -28,6 +28,8 @@ pytestmark = pytest.mark.zabbix
 
 HIGH, AVERAGE, WARNING, INFO = 4, 3, 2, 1
 PREFIX = "zsepa-fid-"
+ARTIFACTS = os.environ.get("ZABBIX_SEPA_ARTIFACTS",
+                           os.path.join(os.path.dirname(os.path.dirname(__file__)), "artifacts"))
 ADMIN = "zsepa-admin"
 
 
@@ -297,3 +299,41 @@ def test_one_scenario_through_the_real_agent(fleet, tmp_path):
     want = {("SEPA: failed direct debit batches", HIGH), ("SEPA: batch success rate low", AVERAGE)}
     assert wait_for(poll, lambda p: p == want, timeout=120) == want
     assert batch
+
+
+def test_dashboard_shows_values(fleet):
+    """The template dashboard of a site with data, in headless Chromium: every widget has a value."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    hostid = fleet.hostids[PREFIX + "failed_batch"]
+    opts = webdriver.ChromeOptions()
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1920,1500",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--lang=en-US"):
+        opts.add_argument(arg)
+    opts.binary_location = "/usr/bin/chromium"
+    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        base = zabbix.API_URL.rsplit("/", 1)[0]
+        browser.get(f"{base}/index.php")
+        browser.find_element(By.ID, "name").send_keys("Admin")
+        browser.find_element(By.ID, "password").send_keys("zabbix")
+        browser.find_element(By.ID, "enter").click()
+        browser.get(f"{base}/zabbix.php?action=host.dashboard.view&hostid={hostid}&from=now-15m&to=now")
+
+        def widgets():
+            return [w.text for w in browser.find_elements(By.CSS_SELECTOR, ".dashboard-grid-widget")]
+        texts = wait_for(widgets, lambda t: len(t) >= 29 and all("\n" in x or x.startswith("SEPA:") for x in t),
+                         timeout=30)
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        browser.save_screenshot(os.path.join(ARTIFACTS, "dashboard.png"))
+    finally:
+        browser.quit()
+    assert len(texts) == 29                            # 24 values + 5 graphs
+    bad = [t for t in texts if "No data" in t or "Cannot" in t or "No permissions" in t or "not found" in t]
+    assert not bad, bad
+    by_title = {t.split("\n", 1)[0]: t for t in texts}
+    assert by_title["Failed batches 24h"].split("\n")[2] == "1"
+    assert "all groups collected (0)" in by_title["Collector"]

@@ -60,11 +60,16 @@ def graphs(render):
             for name, (keys, colors) in GRAPHS.items()]
 
 
+# Values shown as words (value maps) need a smaller font than numbers to fit the widget.
+SMALL = {"sepa.collector.status"}
+
+
 def _value(render, key, label, x, y):
+    fields = [{"type": "ITEM", "name": "itemid", "value": {"host": render.name, "key": key}}]
+    if key in SMALL:
+        fields.append({"type": "INTEGER", "name": "value_size", "value": "20"})
     return {"type": "ITEM", "name": label, "x": str(x), "y": str(y), "width": str(VALUE_W),
-            "height": str(VALUE_H), "fields": [
-                {"type": "ITEM", "name": "itemid", "value": {"host": render.name, "key": key}},
-            ]}
+            "height": str(VALUE_H), "fields": fields}
 
 
 def _graph(render, name, x, y, width, height):
