@@ -76,8 +76,8 @@ def build_parser():
     u = sub.add_parser("userparameters", help="print the Zabbix agent UserParameters file",
                        description="Print the agent configuration fragment that defines "
                                    "sepa.collect[<site>] (userparameters/zabbix_sepa.conf).")
-    u.add_argument("--bin", default=None, help="path of the zabbix-sepa command "
-                                                "(default /usr/local/bin/zabbix-sepa)")
+    u.add_argument("--bin", default=None,
+                   help="path of the zabbix-sepa command (default /usr/local/bin/zabbix-sepa)")
     u.add_argument("--config", dest="config_path", default=None,
                    help="pass this --config to every call (default: none, i.e. the default path)")
     u.set_defaults(func=cmd_userparameters)

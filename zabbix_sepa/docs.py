@@ -40,10 +40,12 @@ def metric_reference():
             out.append("\n| trigger | severity | problem when |")
             out.append("|---|---|---|")
             for t in triggers:
-                out.append(f"| {_cell(t.name)} | {SEVERITY[t.severity]} | `{_cell(t.expression.replace('/T/', '/…/'))}` |")
+                expression = _cell(t.expression.replace("/T/", "/…/"))
+                out.append(f"| {_cell(t.name)} | {SEVERITY[t.severity]} | `{expression}` |")
         if g.macros:
             out.append("\n| macro | default | config | meaning |")
             out.append("|---|---|---|---|")
             for m in g.macros:
-                out.append(f"| `{_cell(m.name)}` | `{m.default}` | `thresholds.{m.threshold}` | {_cell(m.description)} |")
+                out.append(f"| `{_cell(m.name)}` | `{m.default}` | `thresholds.{m.threshold}` | "
+                           f"{_cell(m.description)} |")
     return "\n".join(out) + "\n"

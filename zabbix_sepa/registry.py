@@ -59,6 +59,9 @@ class Macro:
 class Trigger:
     """A trigger (or, inside a Discovery, a trigger prototype).
 
+    `event_name` states the threshold (macros), `opdata` the current value: a value in the event
+    name is fixed when the event is made and can come out as *UNKNOWN* (seen on 6.0 when the
+    value cache lags), operational data is resolved whenever the problem is shown.
     `expression` and `recovery` use `/T/` for the template, e.g.
     `last(/T/sepa.batch.stuck)>{$SEPA.BATCH.STUCK.MAX}`. `recovery` empty
     means the problem ends when the expression is false. Unless
@@ -76,6 +79,18 @@ class Trigger:
     opdata: str = ""
     independent: bool = False
     only_when: Tuple[str, str] = ()
+
+
+def above(name, key, macro, severity, description, event_name, opdata="", scope="availability"):
+    """Problem while the newest value of `key` is above `macro`; over when the last three are not."""
+    return Trigger(name, f"last(/T/{key})>{macro}", severity, description, event_name=event_name,
+                   recovery=f"max(/T/{key},#3)<={macro}", opdata=opdata, scope=scope)
+
+
+def below(name, key, macro, severity, description, event_name, opdata="", scope="availability"):
+    """Problem while the newest value of `key` is below `macro`; over when the last three are not."""
+    return Trigger(name, f"last(/T/{key})<{macro}", severity, description, event_name=event_name,
+                   recovery=f"min(/T/{key},#3)>={macro}", opdata=opdata, scope=scope)
 
 
 @dataclass(frozen=True)

@@ -240,8 +240,12 @@ def test_exactly_the_expected_problems(fleet, scenario):
 
 
 def test_event_names_state_value_and_threshold(fleet):
-    names = {p["name"] for p in zabbix.api("problem.get", {"hostids": [fleet.hostids[PREFIX + "error_storm"]]})}
-    assert names == {"SEPA: 60 errors in the last hour (max 50/h)"}
+    problems = zabbix.api("problem.get", {"hostids": [fleet.hostids[PREFIX + "error_storm"]]})
+    assert [p["name"] for p in problems] == ["SEPA: more than 50 errors in the last hour"]
+    (trigger,) = zabbix.api("trigger.get", {"triggerids": [problems[0]["objectid"]], "output": ["opdata"],
+                                            "expandData": True, "selectItems": ["lastvalue"]})
+    assert trigger["opdata"] == "Errors in 1h: {ITEM.LASTVALUE1}"
+    assert trigger["items"][0]["lastvalue"] == "60"         # what the problem view shows as operational data
 
 
 def test_recovery_respects_hysteresis(fleet):
@@ -349,12 +353,14 @@ def test_dashboard_shows_values(fleet):
         browser.find_element(By.ID, "name").send_keys("Admin")
         browser.find_element(By.ID, "password").send_keys("zabbix")
         browser.find_element(By.ID, "enter").click()
+        wait_for(lambda: browser.current_url, lambda url: "zabbix.php" in url, timeout=30, step=0.2)
         browser.get(f"{base}/zabbix.php?action=host.dashboard.view&hostid={hostid}&from=now-15m&to=now")
 
         def widgets():
             return [w.text for w in browser.find_elements(By.CSS_SELECTOR, ".dashboard-grid-widget")]
-        texts = wait_for(widgets, lambda t: len(t) >= 29 and all("\n" in x or x.startswith("SEPA:") for x in t),
+        texts = wait_for(widgets, lambda t: len(t) == 29 and all("\n" in x or x.startswith("SEPA:") for x in t),
                          timeout=30)
+        assert "SEPA overview" in browser.title or "SEPA overview" in browser.page_source
         os.makedirs(ARTIFACTS, exist_ok=True)
         browser.save_screenshot(os.path.join(ARTIFACTS, "dashboard.png"))
     finally:

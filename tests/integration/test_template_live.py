@@ -169,7 +169,7 @@ def test_document_fills_items_discovery_and_opens_the_expected_problems(tmp_path
         problems = wait_for(h.problems, lambda p: p >= want)
         assert problems == want
         names = wait_for(h.event_names, lambda n: len(n) >= 4)
-        assert "SEPA: 1 batch(es) failed in 24h (max 0)" in names
-        assert f"SEPA batch {failed}: 2 failed entries (max 0)" in names
+        assert "SEPA: batches failed in 24h (more than 0)" in names
+        assert f"SEPA batch {failed}: failed entries (more than 0)" in names
     finally:
         h.delete()

@@ -94,8 +94,9 @@ def test_business_triggers_depend_on_the_collector_and_state_their_threshold():
         assert t["description"] and t["event_name"]
         macros = re.findall(r"\{\$[A-Z._]+(?::\"[^\"]*\")?\}", t["expression"])
         assert macros, t["name"]
-        for m in macros:     # the event name states the threshold (or shows the value against it)
-            assert m in t["event_name"] or "{ITEM.LASTVALUE1}" in t["event_name"], t["name"]
+        for m in macros:     # the event name states the threshold; the value goes to operational data
+            assert m in t["event_name"], t["name"]
+        assert "{ITEM.LASTVALUE" not in t["event_name"], t["name"]
 
 
 def test_count_triggers_have_hysteresis():

@@ -43,7 +43,8 @@ class Site:
 
     def insert(self, doctype, prefix, creation, **fields):
         self.seq += 1
-        row = {"name": fields.pop("name", None) or f"{prefix}-{self.seq:05d}", "creation": creation, "modified": fields.pop("modified", creation),
+        row = {"name": fields.pop("name", None) or f"{prefix}-{self.seq:05d}", "creation": creation,
+               "modified": fields.pop("modified", creation),
                "owner": "Administrator", "modified_by": "Administrator", "docstatus": fields.pop("docstatus", 0),
                **fields}
         cols = ", ".join(f"`{c}`" for c in row)
@@ -114,7 +115,8 @@ def healthy(conn, now):
         s.insert("Error Log", "ERR", s.ago(hours=hours), method="frappe.desk.form.save.savedocs",
                  error="frappe.exceptions.ValidationError: Please set the posting date")
     for days in range(6):
-        s.insert("SEPA Audit Log", "SAL", s.ago(days=days, hours=1), event_id=f"EVT-{days}", process_type="Batch Generation",
+        s.insert("SEPA Audit Log", "SAL", s.ago(days=days, hours=1), event_id=f"EVT-{days}",
+                 process_type="Batch Generation",
                  action="create", compliance_status="Compliant", timestamp=s.ago(days=days, hours=1))
     s.insert("SEPA Payment Retry", "RETRY", s.ago(days=20), status="Resolved", retry_count=1, original_amount=DUES)
     s.commit()

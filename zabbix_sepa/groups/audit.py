@@ -1,6 +1,5 @@
 """SEPA Audit Log (optional table)."""
-from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
-                                  Metric, Section, Trigger)  # noqa: F401
+from zabbix_sepa.registry import FLOAT, INT, WARNING, Group, Macro, Metric, Section, above
 
 AUDIT = "tabSEPA Audit Log"
 
@@ -39,11 +38,11 @@ GROUP = Group(
               "SEPA audit events with an exception status in 7 days above which a problem is raised."),
     ),
     triggers=(
-        Trigger("SEPA: audit exceptions",
-                "last(/T/sepa.audit.exceptions_7d)>{$SEPA.AUDIT.EXCEPTIONS.MAX}", WARNING,
-                "SEPA audit events within 7 days have an exception or failure compliance status. "
-                "Review them in the SEPA Audit Log for the compliance report.",
-                event_name="SEPA: {ITEM.LASTVALUE1} audit exception(s) in 7 days",
-                recovery="max(/T/sepa.audit.exceptions_7d,#3)<={$SEPA.AUDIT.EXCEPTIONS.MAX}", scope="security"),
+        above("SEPA: audit exceptions", "sepa.audit.exceptions_7d", "{$SEPA.AUDIT.EXCEPTIONS.MAX}", WARNING,
+              "SEPA audit events within 7 days have an exception or failure compliance status. "
+              "Review them in the SEPA Audit Log for the compliance report.",
+              event_name="SEPA: audit exceptions in 7 days (more than {$SEPA.AUDIT.EXCEPTIONS.MAX})",
+              opdata="Exceptions in 7d: {ITEM.LASTVALUE1}",
+              scope="security"),
     ),
 )

@@ -1,6 +1,6 @@
 """Direct debit batches and their entries."""
 from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, WARNING, Discovery, Group, Macro, Metric,
-                                  Section, Trigger)
+                                  Section, Trigger, above, below)
 
 BATCH = "tabDirect Debit Batch"
 ENTRY = "tabDirect Debit Batch Invoice"
@@ -167,8 +167,9 @@ GROUP = Group(
                                   WARNING, "Entries of this batch were returned or rejected by the bank. "
                                   "Look at the batch's failed entries in Verenigingen and start retries "
                                   "or contact the members.",
-                                  event_name="SEPA batch {#BATCH}: {ITEM.LASTVALUE1} failed entries "
-                                             "(max {$SEPA.BATCH.ENTRIES.FAILED.MAX})"),
+                                  event_name="SEPA batch {#BATCH}: failed entries (more than "
+                                             "{$SEPA.BATCH.ENTRIES.FAILED.MAX})",
+                                  opdata="Failed entries: {ITEM.LASTVALUE1}"),
                       )),)),
     ),
     macros=(
@@ -190,32 +191,29 @@ GROUP = Group(
               "How long a discovered batch may stay Generated.", "h"),
     ),
     triggers=(
-        Trigger("SEPA: failed direct debit batches",
-                "last(/T/sepa.batch.failed_24h)>{$SEPA.BATCH.FAILED.MAX}", HIGH,
-                "A batch went to Failed, Partially Failed or Rolled Back within 24 hours: members' dues "
-                "were not collected. Open the batch in Verenigingen, read the bank's return reasons, "
-                "correct and resubmit or start retries.",
-                event_name="SEPA: {ITEM.LASTVALUE1} batch(es) failed in 24h (max {$SEPA.BATCH.FAILED.MAX})",
-                recovery="max(/T/sepa.batch.failed_24h,#3)<={$SEPA.BATCH.FAILED.MAX}"),
-        Trigger("SEPA: stuck direct debit batches",
-                "last(/T/sepa.batch.stuck)>{$SEPA.BATCH.STUCK.MAX}", AVERAGE,
-                "Batches stay in Draft/Generated longer than batch_stuck_hours or in Submitted longer "
-                "than batch_unprocessed_hours. Check the batch processing job and the bank upload.",
-                event_name="SEPA: {ITEM.LASTVALUE1} stuck batch(es) (max {$SEPA.BATCH.STUCK.MAX})",
-                recovery="max(/T/sepa.batch.stuck,#3)<={$SEPA.BATCH.STUCK.MAX}"),
-        Trigger("SEPA: batch success rate low",
-                "last(/T/sepa.batch.success_rate_30d)<{$SEPA.BATCH.SUCCESS.MIN}", AVERAGE,
-                "Too few batches dated within 30 days ended Processed. Review the failed batches and "
-                "their causes (bank rejections, file format, mandates).",
-                event_name="SEPA: batch success rate {ITEM.LASTVALUE1} below {$SEPA.BATCH.SUCCESS.MIN}% (30d)",
-                recovery="min(/T/sepa.batch.success_rate_30d,#3)>={$SEPA.BATCH.SUCCESS.MIN}",
-                scope="performance"),
-        Trigger("SEPA: batch entry failure rate high",
-                "last(/T/sepa.batch.entry.failure_rate_7d)>{$SEPA.ENTRY.FAILURE.MAX}", WARNING,
-                "More batch entries than usual fail (7 days). Look for a common bank or mandate cause "
-                "in the banks discovery.",
-                event_name="SEPA: entry failure rate {ITEM.LASTVALUE1} above {$SEPA.ENTRY.FAILURE.MAX}% (7d)",
-                recovery="max(/T/sepa.batch.entry.failure_rate_7d,#3)<={$SEPA.ENTRY.FAILURE.MAX}",
-                scope="performance"),
+        above("SEPA: failed direct debit batches", "sepa.batch.failed_24h", "{$SEPA.BATCH.FAILED.MAX}", HIGH,
+              "A batch went to Failed, Partially Failed or Rolled Back within 24 hours: members' dues "
+              "were not collected. Open the batch in Verenigingen, read the bank's return reasons, "
+              "correct and resubmit or start retries.",
+              event_name="SEPA: batches failed in 24h (more than {$SEPA.BATCH.FAILED.MAX})",
+              opdata="Failed in 24h: {ITEM.LASTVALUE1}"),
+        above("SEPA: stuck direct debit batches", "sepa.batch.stuck", "{$SEPA.BATCH.STUCK.MAX}", AVERAGE,
+              "Batches stay in Draft/Generated longer than batch_stuck_hours or in Submitted longer "
+              "than batch_unprocessed_hours. Check the batch processing job and the bank upload.",
+              event_name="SEPA: stuck batches (more than {$SEPA.BATCH.STUCK.MAX})",
+              opdata="Stuck: {ITEM.LASTVALUE1}"),
+        below("SEPA: batch success rate low", "sepa.batch.success_rate_30d", "{$SEPA.BATCH.SUCCESS.MIN}", AVERAGE,
+              "Too few batches dated within 30 days ended Processed. Review the failed batches and "
+              "their causes (bank rejections, file format, mandates).",
+              event_name="SEPA: batch success rate below {$SEPA.BATCH.SUCCESS.MIN}% (30d)",
+              opdata="Success rate: {ITEM.LASTVALUE1}",
+              scope="performance"),
+        above("SEPA: batch entry failure rate high", "sepa.batch.entry.failure_rate_7d",
+              "{$SEPA.ENTRY.FAILURE.MAX}", WARNING,
+              "More batch entries than usual fail (7 days). Look for a common bank or mandate cause "
+              "in the banks discovery.",
+              event_name="SEPA: batch entry failure rate above {$SEPA.ENTRY.FAILURE.MAX}% (7d)",
+              opdata="Failure rate: {ITEM.LASTVALUE1}",
+              scope="performance"),
     ),
 )

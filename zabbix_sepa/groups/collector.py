@@ -1,6 +1,5 @@
 """The collector's view of itself: how long, how many statements, how much memory, how it went."""
-from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
-                                  Metric, Section, Trigger)  # noqa: F401
+from zabbix_sepa.registry import FLOAT, HIGH, INT, STR, WARNING, Group, Macro, Metric, Section, Trigger
 
 # Value map for sepa.collector.status (the template issue renders it).
 STATUS_NAMES = {0: "all groups collected", 1: "some group failed", 2: "database unreachable"}

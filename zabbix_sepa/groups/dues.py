@@ -1,6 +1,5 @@
 """Membership dues schedules."""
-from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
-                                  Metric, Section, Trigger)  # noqa: F401
+from zabbix_sepa.registry import AVERAGE, INT, Group, Macro, Metric, Section, above
 
 SCHEDULE = "tabMembership Dues Schedule"
 
@@ -33,11 +32,10 @@ GROUP = Group(
               "Auto-generating dues schedules past their next invoice date above which a problem is raised."),
     ),
     triggers=(
-        Trigger("SEPA: stuck dues schedules",
-                "last(/T/sepa.dues.stuck)>{$SEPA.DUES.STUCK.MAX}", AVERAGE,
-                "Active, auto-generating Membership Dues Schedules are past their next_invoice_date: "
-                "the invoice run did not happen. Check the dues scheduler job and its errors.",
-                event_name="SEPA: {ITEM.LASTVALUE1} dues schedule(s) past their invoice date",
-                recovery="max(/T/sepa.dues.stuck,#3)<={$SEPA.DUES.STUCK.MAX}"),
+        above("SEPA: stuck dues schedules", "sepa.dues.stuck", "{$SEPA.DUES.STUCK.MAX}", AVERAGE,
+              "Active, auto-generating Membership Dues Schedules are past their next_invoice_date: "
+              "the invoice run did not happen. Check the dues scheduler job and its errors.",
+              event_name="SEPA: dues schedules past their invoice date (more than {$SEPA.DUES.STUCK.MAX})",
+              opdata="Stuck schedules: {ITEM.LASTVALUE1}"),
     ),
 )

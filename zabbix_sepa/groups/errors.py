@@ -1,8 +1,7 @@
 """Frappe Error Log: volume, categories and SEPA-related errors."""
 import re
 
-from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
-                                  Metric, Section, Trigger)  # noqa: F401
+from zabbix_sepa.registry import HIGH, INFO, INT, WARNING, Group, Macro, Metric, Section, Trigger, above
 
 ERROR_LOG = "tabError Log"
 
@@ -101,23 +100,22 @@ GROUP = Group(
               "SEPA-related Error Log rows in 24 hours above which a problem is raised."),
     ),
     triggers=(
-        Trigger("SEPA: error rate high",
-                "last(/T/sepa.error.count_1h)>{$SEPA.ERROR.RATE.MAX}", HIGH,
-                "The site logs more errors per hour than the threshold. Look at the error categories "
-                "and the Error Log for the dominating method.",
-                event_name="SEPA: {ITEM.LASTVALUE1} errors in the last hour (max {$SEPA.ERROR.RATE.MAX}/h)",
-                recovery="max(/T/sepa.error.count_1h,#3)<={$SEPA.ERROR.RATE.MAX}", scope="performance"),
+        above("SEPA: error rate high", "sepa.error.count_1h", "{$SEPA.ERROR.RATE.MAX}", HIGH,
+              "The site logs more errors per hour than the threshold. Look at the error categories "
+              "and the Error Log for the dominating method.",
+              event_name="SEPA: more than {$SEPA.ERROR.RATE.MAX} errors in the last hour",
+              opdata="Errors in 1h: {ITEM.LASTVALUE1}",
+              scope="performance"),
         Trigger("SEPA: errors forecast to exceed the daily maximum",
                 "forecast(/T/sepa.error.count_24h,6h,1d)>{$SEPA.ERROR.DAY.MAX}", INFO,
                 "Extrapolating the last 6 hours, errors per 24 hours will pass the threshold within a "
                 "day. Look for a growing category before it turns into an outage.",
                 event_name="SEPA: errors forecast above {$SEPA.ERROR.DAY.MAX} per day within 24h",
                 scope="performance"),
-        Trigger("SEPA: SEPA-related errors",
-                "last(/T/sepa.error.sepa_24h)>{$SEPA.ERROR.SEPA.MAX}", WARNING,
-                "Errors mentioning SEPA, direct debit or mandates were logged within 24 hours. Read "
-                "them in the Error Log: they often mean a batch or mandate operation failed.",
-                event_name="SEPA: {ITEM.LASTVALUE1} SEPA-related error(s) in 24h (max {$SEPA.ERROR.SEPA.MAX})",
-                recovery="max(/T/sepa.error.sepa_24h,#3)<={$SEPA.ERROR.SEPA.MAX}"),
+        above("SEPA: SEPA-related errors", "sepa.error.sepa_24h", "{$SEPA.ERROR.SEPA.MAX}", WARNING,
+              "Errors mentioning SEPA, direct debit or mandates were logged within 24 hours. Read "
+              "them in the Error Log: they often mean a batch or mandate operation failed.",
+              event_name="SEPA: SEPA-related errors in 24h (more than {$SEPA.ERROR.SEPA.MAX})",
+              opdata="SEPA errors in 24h: {ITEM.LASTVALUE1}"),
     ),
 )

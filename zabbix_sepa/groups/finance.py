@@ -1,6 +1,6 @@
 """Sales invoices, collection rate and payment retries."""
-from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
-                                  Metric, Section, Trigger)  # noqa: F401
+from zabbix_sepa.registry import (AVERAGE, FLOAT, INFO, INT, WARNING, Group, Macro, Metric, Section, Trigger,
+                                  above, below)
 
 INVOICE = "tabSales Invoice"
 BATCH = "tabDirect Debit Batch"
@@ -98,30 +98,30 @@ GROUP = Group(
               "Time without any new submitted invoice after which invoicing is considered stopped.", "d"),
     ),
     triggers=(
-        Trigger("SEPA: overdue amount high",
-                "last(/T/sepa.invoice.overdue.amount)>{$SEPA.OVERDUE.AMOUNT.MAX}", WARNING,
-                "Submitted invoices past their due date add up to more than the threshold. Check the "
-                "failed collections and the retries; remind the members.",
-                event_name="SEPA: overdue amount {ITEM.LASTVALUE1} above {$SEPA.OVERDUE.AMOUNT.MAX} EUR",
-                recovery="max(/T/sepa.invoice.overdue.amount,#3)<={$SEPA.OVERDUE.AMOUNT.MAX}", scope="capacity"),
+        above("SEPA: overdue amount high", "sepa.invoice.overdue.amount", "{$SEPA.OVERDUE.AMOUNT.MAX}", WARNING,
+              "Submitted invoices past their due date add up to more than the threshold. Check the "
+              "failed collections and the retries; remind the members.",
+              event_name="SEPA: overdue amount above {$SEPA.OVERDUE.AMOUNT.MAX} EUR",
+              opdata="Overdue: {ITEM.LASTVALUE1}",
+              scope="capacity"),
         Trigger("SEPA: overdue amount forecast to exceed its maximum within 7 days",
                 "forecast(/T/sepa.invoice.overdue.amount,3d,7d)>{$SEPA.OVERDUE.AMOUNT.MAX}", INFO,
                 "Extrapolating the last 3 days, the overdue amount will pass the threshold within a "
                 "week. Act on the failed collections now.",
                 event_name="SEPA: overdue amount forecast above {$SEPA.OVERDUE.AMOUNT.MAX} EUR within 7d",
                 scope="capacity"),
-        Trigger("SEPA: collection rate low",
-                "last(/T/sepa.collection.rate_30d)<{$SEPA.COLLECTION.RATE.MIN}", AVERAGE,
-                "Less than the expected share of the invoices in the last 30 days' batches has been "
-                "paid. Look at failed batches, failed entries per bank and the retries.",
-                event_name="SEPA: collection rate {ITEM.LASTVALUE1} below {$SEPA.COLLECTION.RATE.MIN}% (30d)",
-                recovery="min(/T/sepa.collection.rate_30d,#3)>={$SEPA.COLLECTION.RATE.MIN}", scope="performance"),
-        Trigger("SEPA: escalated payment retries",
-                "last(/T/sepa.retry.escalated)>{$SEPA.RETRY.ESCALATED.MAX}", WARNING,
-                "Payment retries were escalated: automatic retries gave up. A person must contact "
-                "these members.",
-                event_name="SEPA: {ITEM.LASTVALUE1} escalated payment retr(y/ies)",
-                recovery="max(/T/sepa.retry.escalated,#3)<={$SEPA.RETRY.ESCALATED.MAX}", scope="notice"),
+        below("SEPA: collection rate low", "sepa.collection.rate_30d", "{$SEPA.COLLECTION.RATE.MIN}", AVERAGE,
+              "Less than the expected share of the invoices in the last 30 days' batches has been "
+              "paid. Look at failed batches, failed entries per bank and the retries.",
+              event_name="SEPA: collection rate below {$SEPA.COLLECTION.RATE.MIN}% (30d)",
+              opdata="Collection rate: {ITEM.LASTVALUE1}",
+              scope="performance"),
+        above("SEPA: escalated payment retries", "sepa.retry.escalated", "{$SEPA.RETRY.ESCALATED.MAX}", WARNING,
+              "Payment retries were escalated: automatic retries gave up. A person must contact "
+              "these members.",
+              event_name="SEPA: escalated payment retries (more than {$SEPA.RETRY.ESCALATED.MAX})",
+              opdata="Escalated: {ITEM.LASTVALUE1}",
+              scope="notice"),
         Trigger("SEPA: no new invoices",
                 "last(/T/sepa.invoice.last_age)>{$SEPA.INVOICE.SILENCE.MAX}", WARNING,
                 "No submitted Sales Invoice has been created for longer than the threshold: the dues "

@@ -2,8 +2,8 @@
 from collections import Counter
 
 from zabbix_sepa import iban
-from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
-                                  Metric, Section, Trigger)  # noqa: F401
+from zabbix_sepa.registry import (AVERAGE, INT, WARNING, Discovery, Group, Macro, Metric, Section, Trigger,
+                                  above)
 
 MANDATE = "tabSEPA Mandate"
 USAGE = "tabSEPA Mandate Usage"
@@ -122,8 +122,9 @@ GROUP = Group(
                                   'last(/T/sepa.bank.failed_entries_30d[{#BANK}])>{$SEPA.BANK.FAILED.MAX:"{#BANK}"}',
                                   WARNING, "Debits at this bank fail more than usual (30 days). Check the "
                                   "return reasons: a bank-side change, a closed account wave, or a format issue.",
-                                  event_name='SEPA bank {#BANK}: {ITEM.LASTVALUE1} failed entries in 30d '
-                                             '(max {$SEPA.BANK.FAILED.MAX:"{#BANK}"})',
+                                  event_name='SEPA bank {#BANK}: failed entries in 30d above '
+                                             '{$SEPA.BANK.FAILED.MAX:"{#BANK}"}',
+                                  opdata="Failed entries in 30d: {ITEM.LASTVALUE1}",
                                   recovery='max(/T/sepa.bank.failed_entries_30d[{#BANK}],#3)<='
                                            '{$SEPA.BANK.FAILED.MAX:"{#BANK}"}'),
                       )),
@@ -143,29 +144,30 @@ GROUP = Group(
               'per bank with context, e.g. {$SEPA.BANK.FAILED.MAX:"NL:INGB"}.'),
     ),
     triggers=(
-        Trigger("SEPA: mandates expiring within 30 days",
-                "last(/T/sepa.mandate.expiring_30d)>{$SEPA.MANDATE.EXPIRING.MAX}", WARNING,
-                "Many active mandates reach their expiry date within 30 days. Ask the members to sign "
-                "new mandates before the next collection.",
-                event_name="SEPA: {ITEM.LASTVALUE1} mandates expire within 30 days (max {$SEPA.MANDATE.EXPIRING.MAX})",
-                recovery="max(/T/sepa.mandate.expiring_30d,#3)<={$SEPA.MANDATE.EXPIRING.MAX}", scope="notice"),
-        Trigger("SEPA: expired mandates still active",
-                "last(/T/sepa.mandate.expired_active)>{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}", AVERAGE,
-                "Mandates past their expiry date are still Active and may be used for collection, "
-                "which the bank will reject. Set them to Expired and ask for new mandates.",
-                event_name="SEPA: {ITEM.LASTVALUE1} expired mandate(s) still active",
-                recovery="max(/T/sepa.mandate.expired_active,#3)<={$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}"),
-        Trigger("SEPA: dormant mandates",
-                "last(/T/sepa.mandate.dormant)>{$SEPA.MANDATE.DORMANT.MAX}", WARNING,
-                "Active mandates have not been used for 36 months; under the SEPA rulebook they have "
-                "lapsed. Set them to Expired and obtain new mandates before collecting.",
-                event_name="SEPA: {ITEM.LASTVALUE1} dormant mandate(s) (unused 36 months)",
-                recovery="max(/T/sepa.mandate.dormant,#3)<={$SEPA.MANDATE.DORMANT.MAX}", scope="notice"),
-        Trigger("SEPA: active mandates with an invalid IBAN",
-                "last(/T/sepa.mandate.iban_invalid)>{$SEPA.MANDATE.IBAN_INVALID.MAX}", AVERAGE,
-                "Active mandates carry an IBAN that fails the format or mod-97 check; their debits "
-                "will be rejected. Correct the IBANs with the members.",
-                event_name="SEPA: {ITEM.LASTVALUE1} active mandate(s) with an invalid IBAN",
-                recovery="max(/T/sepa.mandate.iban_invalid,#3)<={$SEPA.MANDATE.IBAN_INVALID.MAX}"),
+        above("SEPA: mandates expiring within 30 days", "sepa.mandate.expiring_30d",
+              "{$SEPA.MANDATE.EXPIRING.MAX}", WARNING,
+              "Many active mandates reach their expiry date within 30 days. Ask the members to sign "
+              "new mandates before the next collection.",
+              event_name="SEPA: more than {$SEPA.MANDATE.EXPIRING.MAX} mandates expire within 30 days",
+              opdata="Expiring: {ITEM.LASTVALUE1}",
+              scope="notice"),
+        above("SEPA: expired mandates still active", "sepa.mandate.expired_active",
+              "{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}", AVERAGE,
+              "Mandates past their expiry date are still Active and may be used for collection, "
+              "which the bank will reject. Set them to Expired and ask for new mandates.",
+              event_name="SEPA: expired mandates still active (more than {$SEPA.MANDATE.EXPIRED_ACTIVE.MAX})",
+              opdata="Expired, active: {ITEM.LASTVALUE1}"),
+        above("SEPA: dormant mandates", "sepa.mandate.dormant", "{$SEPA.MANDATE.DORMANT.MAX}", WARNING,
+              "Active mandates have not been used for 36 months; under the SEPA rulebook they have "
+              "lapsed. Set them to Expired and obtain new mandates before collecting.",
+              event_name="SEPA: mandates unused for 36 months (more than {$SEPA.MANDATE.DORMANT.MAX})",
+              opdata="Dormant: {ITEM.LASTVALUE1}",
+              scope="notice"),
+        above("SEPA: active mandates with an invalid IBAN", "sepa.mandate.iban_invalid",
+              "{$SEPA.MANDATE.IBAN_INVALID.MAX}", AVERAGE,
+              "Active mandates carry an IBAN that fails the format or mod-97 check; their debits "
+              "will be rejected. Correct the IBANs with the members.",
+              event_name="SEPA: active mandates with an invalid IBAN (more than {$SEPA.MANDATE.IBAN_INVALID.MAX})",
+              opdata="Invalid IBANs: {ITEM.LASTVALUE1}"),
     ),
 )

@@ -1,6 +1,5 @@
 """Members and volunteers."""
-from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
-                                  Metric, Section, Trigger)  # noqa: F401
+from zabbix_sepa.registry import INT, WARNING, Group, Macro, Metric, Section, above
 
 MEMBER = "tabMember"
 MANDATE = "tabSEPA Mandate"
@@ -50,11 +49,11 @@ GROUP = Group(
               "Active SEPA-paying members without an active mandate above which a problem is raised."),
     ),
     triggers=(
-        Trigger("SEPA: members paying by SEPA without an active mandate",
-                "last(/T/sepa.member.sepa_without_mandate)>{$SEPA.MEMBER.NO_MANDATE.MAX}", WARNING,
-                "Active members whose payment method is SEPA Direct Debit have no Active mandate: "
-                "their dues cannot be collected. Obtain mandates or change their payment method.",
-                event_name="SEPA: {ITEM.LASTVALUE1} SEPA member(s) without an active mandate",
-                recovery="max(/T/sepa.member.sepa_without_mandate,#3)<={$SEPA.MEMBER.NO_MANDATE.MAX}"),
+        above("SEPA: members paying by SEPA without an active mandate", "sepa.member.sepa_without_mandate",
+              "{$SEPA.MEMBER.NO_MANDATE.MAX}", WARNING,
+              "Active members whose payment method is SEPA Direct Debit have no Active mandate: "
+              "their dues cannot be collected. Obtain mandates or change their payment method.",
+              event_name="SEPA: SEPA-paying members without an active mandate (more than {$SEPA.MEMBER.NO_MANDATE.MAX})",
+              opdata="Without mandate: {ITEM.LASTVALUE1}"),
     ),
 )

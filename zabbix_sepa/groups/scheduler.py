@@ -1,6 +1,6 @@
 """Frappe scheduler: failures, liveness, and the SEPA jobs one by one."""
-from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, STR, WARNING, Discovery, Group, Macro,
-                                  Metric, Section, Trigger)  # noqa: F401
+from zabbix_sepa.registry import (FLOAT, HIGH, INT, WARNING, Discovery, Group, Macro, Metric, Section,
+                                  Trigger, above)
 
 JOB_TYPE = "tabScheduled Job Type"
 JOB_LOG = "tabScheduled Job Log"
@@ -101,12 +101,11 @@ GROUP = Group(
               '{$SEPA.JOB.SUCCESS.AGE.MAX:"verenigingen.sepa.process_batches"}.', "h"),
     ),
     triggers=(
-        Trigger("SEPA: scheduled job failures",
-                "last(/T/sepa.scheduler.failed_24h)>{$SEPA.SCHEDULER.FAILED.MAX}", WARNING,
-                "Scheduled jobs failed within 24 hours. The jobs discovery shows which; their Scheduled "
-                "Job Log holds the tracebacks.",
-                event_name="SEPA: {ITEM.LASTVALUE1} failed scheduled job(s) in 24h",
-                recovery="max(/T/sepa.scheduler.failed_24h,#3)<={$SEPA.SCHEDULER.FAILED.MAX}"),
+        above("SEPA: scheduled job failures", "sepa.scheduler.failed_24h", "{$SEPA.SCHEDULER.FAILED.MAX}", WARNING,
+              "Scheduled jobs failed within 24 hours. The jobs discovery shows which; their Scheduled "
+              "Job Log holds the tracebacks.",
+              event_name="SEPA: scheduled jobs failed in 24h (more than {$SEPA.SCHEDULER.FAILED.MAX})",
+              opdata="Failed jobs in 24h: {ITEM.LASTVALUE1}"),
         Trigger("SEPA: scheduler inactive",
                 "last(/T/sepa.scheduler.last_activity_age)>{$SEPA.SCHEDULER.INACTIVE.MAX} or "
                 "last(/T/sepa.scheduler.last_activity_age)<0", HIGH,

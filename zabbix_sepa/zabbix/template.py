@@ -151,7 +151,6 @@ class _Render:
         out = []
         for g in registry.groups():
             for d in g.discovery:
-                first = d.macros[0]
                 rule = {"uuid": self.uuid("lld", d.name), "name": f"SEPA: {d.name} discovery",
                         "type": "DEPENDENT", "key": f"sepa.{d.name}.discovery", "delay": "0",
                         "lifetime": d.lifetime, "description": d.description}
