@@ -112,6 +112,25 @@ def build_parser():
     zs.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
     zs.set_defaults(func=cmd_zabbix_setup)
 
+    k = sub.add_parser("check", help="check the config, each site's database, Zabbix and the spool",
+                       description="Say whether this host is ready: the config parses, each site's database "
+                                   "answers as the configured user with the tables the collector reads, the "
+                                   "Zabbix server (and API, if configured) answers, the spool is writable. "
+                                   "Exit 0 when all is well, 1 otherwise.")
+    _config_arg(k)
+    k.set_defaults(func=cmd_check)
+
+    g = sub.add_parser("db-grants", help="print the GRANT statements for a read-only database user",
+                       description="Print one GRANT SELECT per table the collector reads (generated from "
+                                   "the registry), for the site's database.")
+    _config_arg(g)
+    g.add_argument("--site", help="site whose database and user to use (default: the only site)")
+    g.add_argument("--database", help="database name (default: the site's)")
+    g.add_argument("--user", help="user name (default: the site's)")
+    g.add_argument("--host", default=None, help="the user's host part (default: the site's database host, "
+                                                "'localhost' for a socket)")
+    g.set_defaults(func=cmd_db_grants)
+
     d = sub.add_parser("docs", help="print the metric reference generated from the registry")
     d.set_defaults(func=cmd_docs)
     return p
@@ -183,6 +202,29 @@ def cmd_zabbix_setup(args):
         print(f"dry run: {len(changes)} change(s) not made")
     else:
         print(f"{len(changes)} change(s) made")
+    return 0
+
+
+def cmd_check(args):
+    from zabbix_sepa.check import run
+    cfg = config.load(args.config)
+    results = run(cfg)
+    for ok, line in results:
+        print(f"{'ok  ' if ok else 'FAIL'} {line}")
+    return 0 if all(ok for ok, _ in results) else 1
+
+
+def cmd_db_grants(args):
+    from zabbix_sepa.check import grants
+    if args.database and args.user:
+        database, user, host = args.database, args.user, args.host or "localhost"
+    else:
+        site = config.load(args.config).site(args.site)
+        db = site.database
+        database, user = args.database or db.name, args.user or db.user
+        host = args.host or ("localhost" if db.socket else db.host)
+    for line in grants(database, user, host):
+        print(line)
     return 0
 
 

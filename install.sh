@@ -1,0 +1,466 @@
+#!/usr/bin/env bash
+# zabbix-sepa installer.
+#
+#   sudo ./install.sh [options]            production install on this host
+#   sudo ./install.sh --demo               everything on 127.0.0.1, with a demo site (see README)
+#   sudo ./install.sh --demo --stop        stop what the demo started
+#   sudo ./install.sh --uninstall [--purge]
+#
+# Options:
+#   --prefix DIR          virtualenv for the package (default /opt/zabbix-sepa)
+#   --bin-link PATH       command link (default /usr/local/bin/zabbix-sepa)
+#   --config-dir DIR      configuration (default /etc/zabbix-sepa); config.yaml is never overwritten
+#   --agent-config FILE   the Zabbix agent's config, to find its Include directory
+#                         (default: the first of the usual agent/agent2 paths that exists)
+#   --agent               require the agent UserParameters (fail if no agent config is found)
+#   --no-agent            do not install the UserParameters even if an agent is found
+#   --no-timer            do not install the systemd timer / cron line for `send --all`
+#   --create-db-user      create the read-only MariaDB user of the config's first site (as the
+#                         MariaDB admin: socket auth, or a password asked on the terminal)
+#   --dry-run             print every action, do nothing
+#   --uninstall           remove what was installed; keep config and spool (--purge: those too)
+#   -h, --help
+#
+# Every action checks first and does nothing when it is already done: a second run reports
+# "nothing changed". Exit status: 0 done, 1 failed (the message says what and why), 2 usage.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+PREFIX=/opt/zabbix-sepa
+BIN_LINK=/usr/local/bin/zabbix-sepa
+CONFIG_DIR=/etc/zabbix-sepa
+SPOOL_DIR=/var/spool/zabbix-sepa
+CACHE_DIR=/var/cache/zabbix-sepa
+LOG_DIR=/var/log/zabbix-sepa
+USER_NAME=zabbix-sepa
+AGENT_CONFIG=""
+AGENT_MODE=auto          # auto | yes | no
+TIMER=yes
+CREATE_DB_USER=no
+DRY_RUN=no
+ACTION=install
+PURGE=no
+DEMO_STOP=no
+CHANGES=0
+PYTHON=${PYTHON:-}
+
+say() { printf '%s\n' "$*"; }
+warn() { printf 'install.sh: %s\n' "$*" >&2; }
+die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --prefix) PREFIX=${2:?--prefix needs a directory}; shift ;;
+        --bin-link) BIN_LINK=${2:?--bin-link needs a path}; shift ;;
+        --config-dir) CONFIG_DIR=${2:?--config-dir needs a directory}; shift ;;
+        --agent-config) AGENT_CONFIG=${2:?--agent-config needs a file}; shift ;;
+        --agent) AGENT_MODE=yes ;;
+        --no-agent) AGENT_MODE=no ;;
+        --no-timer) TIMER=no ;;
+        --create-db-user) CREATE_DB_USER=yes ;;
+        --dry-run) DRY_RUN=yes ;;
+        --uninstall) ACTION=uninstall ;;
+        --purge) PURGE=yes ;;
+        --demo) ACTION=demo ;;
+        --stop) DEMO_STOP=yes ;;
+        -h|--help) usage; exit 0 ;;
+        *) printf 'install.sh: unknown option %s (see --help)\n' "$1" >&2; exit 2 ;;
+    esac
+    shift
+done
+CONFIG=$CONFIG_DIR/config.yaml
+
+# change DESCRIPTION COMMAND...: run it (or, with --dry-run, only say it) and count it
+change() {
+    local what=$1; shift
+    CHANGES=$((CHANGES + 1))
+    if [ "$DRY_RUN" = yes ]; then say "would: $what"; return 0; fi
+    "$@" || die "failed: $what"
+    say "done: $what"
+}
+
+# put_file PATH MODE OWNER:GROUP < content: (re)write when the content or mode differs
+put_file() {
+    local path=$1 mode=$2 owner=$3 tmp
+    tmp=$(mktemp)
+    cat > "$tmp"
+    if [ -f "$path" ] && cmp -s "$tmp" "$path" && [ "$(stat -c '%a %U:%G' "$path")" = "${mode#0} $owner" ]; then
+        rm -f "$tmp"; return 0
+    fi
+    change "write $path ($mode $owner)" install -D -m "$mode" -o "${owner%:*}" -g "${owner#*:}" "$tmp" "$path"
+    rm -f "$tmp"
+}
+
+ensure_dir() {    # ensure_dir PATH MODE OWNER:GROUP
+    local path=$1 mode=$2 owner=$3
+    if [ -d "$path" ] && [ "$(stat -c '%a %U:%G' "$path")" = "${mode#0} $owner" ]; then return 0; fi
+    change "directory $path ($mode $owner)" install -d -m "$mode" -o "${owner%:*}" -g "${owner#*:}" "$path"
+}
+
+require_root() {
+    [ "$(id -u)" = 0 ] || [ "$DRY_RUN" = yes ] || die "run me as root (sudo ./install.sh ...): I create a system user, /etc/zabbix-sepa, /var/spool/zabbix-sepa and the agent's UserParameters"
+}
+
+# -- prerequisites ------------------------------------------------------------------------------
+
+find_python() {
+    if [ -z "$PYTHON" ]; then
+        # Debian's python first: a python under a private home (pyenv in /root) would not run
+        # for the zabbix-sepa and zabbix users
+        for p in /usr/bin/python3 "$(command -v python3 || true)"; do
+            [ -n "$p" ] && [ -x "$p" ] && { PYTHON=$p; break; }
+        done
+    fi
+    [ -n "$PYTHON" ] || die "no python3 found: install Python 3.9 or newer (Debian: apt-get install python3 python3-venv)"
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 9))' \
+        || die "$PYTHON is $("$PYTHON" -V 2>&1); zabbix-sepa needs Python 3.9 or newer"
+    if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        if command -v apt-get >/dev/null 2>&1; then
+            change "install python3-venv (Debian package)" \
+                env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
+        else
+            die "$PYTHON has no venv module: install your distribution's python3-venv"
+        fi
+    fi
+}
+
+agent_config_path() {
+    if [ -n "$AGENT_CONFIG" ]; then
+        [ -f "$AGENT_CONFIG" ] || die "--agent-config $AGENT_CONFIG: no such file"
+        echo "$AGENT_CONFIG"; return
+    fi
+    local c
+    for c in /etc/zabbix/zabbix_agentd.conf /etc/zabbix/zabbix_agent2.conf /usr/local/etc/zabbix_agentd.conf \
+             /etc/zabbix_agentd.conf; do
+        [ -f "$c" ] && { echo "$c"; return; }
+    done
+    echo ""
+}
+
+# The directory of the first Include= line that names files (*.conf) or a directory.
+agent_include_dir() {
+    local conf=$1 line dir
+    line=$(grep -E '^[[:space:]]*Include[[:space:]]*=' "$conf" | head -n 1 | sed -E 's/^[[:space:]]*Include[[:space:]]*=[[:space:]]*//') || true
+    [ -n "$line" ] || die "the agent config $conf has no Include= line, so it would not read our UserParameters; add e.g. 'Include=/etc/zabbix/zabbix_agentd.d/*.conf' to it, or pass --no-agent"
+    case $line in
+        *'*'*) dir=$(dirname "$line") ;;
+        */) dir=${line%/} ;;
+        *) if [ -d "$line" ]; then dir=$line; else dir=$(dirname "$line"); fi ;;
+    esac
+    echo "$dir"
+}
+
+restart_agent() {
+    local conf=$1 pid
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        for unit in zabbix-agent zabbix-agent2; do
+            if systemctl is-active --quiet "$unit"; then
+                change "restart $unit (to read the UserParameters)" systemctl restart "$unit"; return
+            fi
+        done
+    fi
+    pid=$(pgrep -o -f "zabbix_agent[d2]* .*-c *$conf" || pgrep -o -x zabbix_agentd || true)
+    if [ -n "$pid" ]; then
+        CHANGES=$((CHANGES + 1))
+        if [ "$DRY_RUN" = yes ]; then
+            say "would: reload the running agent's UserParameters (zabbix_agentd -c $conf -R userparameter_reload)"
+        elif zabbix_agentd -c "$conf" -R userparameter_reload >/dev/null 2>&1; then
+            say "done: reload the running agent's UserParameters (zabbix_agentd -R userparameter_reload)"
+        else
+            warn "could not tell the running agent to reload its UserParameters: restart it yourself"
+        fi
+    else
+        say "note: no running agent found; it reads the UserParameters when it starts"
+    fi
+}
+
+# -- install ------------------------------------------------------------------------------------
+
+source_hash() {
+    (cd "$HERE" && find zabbix_sepa pyproject.toml README.md -type f ! -name '*.pyc' ! -path '*/__pycache__/*' \
+        -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
+}
+
+install_package() {
+    if [ ! -x "$PREFIX/bin/python" ]; then
+        change "virtualenv $PREFIX ($PYTHON)" "$PYTHON" -m venv "$PREFIX"
+    fi
+    local want have=""
+    want=$(source_hash)
+    [ -f "$PREFIX/.zabbix-sepa-source" ] && have=$(cat "$PREFIX/.zabbix-sepa-source")
+    if [ "$want" != "$have" ] || [ ! -x "$PREFIX/bin/zabbix-sepa" ]; then
+        change "install zabbix-sepa from $HERE into $PREFIX (source $want)" install_into_venv "$want"
+    fi
+    if [ "$(readlink "$BIN_LINK" 2>/dev/null || true)" != "$PREFIX/bin/zabbix-sepa" ]; then
+        change "link $BIN_LINK -> $PREFIX/bin/zabbix-sepa" ln -sfn "$PREFIX/bin/zabbix-sepa" "$BIN_LINK"
+    fi
+}
+
+install_into_venv() {
+    local build
+    build=$(mktemp -d)
+    # build from a copy: pip must not leave build/ or *.egg-info in the checkout
+    (cd "$HERE" && tar cf - zabbix_sepa pyproject.toml README.md) | (cd "$build" && tar xf -)
+    "$PREFIX/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$build" \
+        > "$build.log" 2>&1 || { tail -n 20 "$build.log" >&2; rm -rf "$build" "$build.log"; return 1; }
+    rm -rf "$build" "$build.log"
+    echo "$1" > "$PREFIX/.zabbix-sepa-source"
+}
+
+ensure_user() {
+    if ! getent group "$USER_NAME" >/dev/null; then
+        change "system group $USER_NAME" groupadd --system "$USER_NAME"
+    fi
+    if ! getent passwd "$USER_NAME" >/dev/null; then
+        change "system user $USER_NAME (no login, no home)" useradd --system --gid "$USER_NAME" \
+            --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$USER_NAME"
+    fi
+    if getent group zabbix >/dev/null && ! id -nG "$USER_NAME" 2>/dev/null | tr ' ' '\n' | grep -qx zabbix; then
+        change "add $USER_NAME to group zabbix (to read $CONFIG like the agent)" usermod -aG zabbix "$USER_NAME"
+    fi
+}
+
+config_group() { if getent group zabbix >/dev/null; then echo zabbix; else echo "$USER_NAME"; fi; }
+
+install_config() {
+    local group; group=$(config_group)
+    ensure_dir "$CONFIG_DIR" 0750 "root:$group"
+    if [ -f "$CONFIG" ]; then
+        say "kept: $CONFIG (an existing config is never overwritten)"
+    else
+        put_file "$CONFIG" 0640 "root:$group" < "$HERE/config.example.yaml"
+    fi
+    ensure_dir "$SPOOL_DIR" 0750 "$USER_NAME:$USER_NAME"
+    ensure_dir "$CACHE_DIR" 2770 "$USER_NAME:$group"
+    ensure_dir "$LOG_DIR" 0750 "$USER_NAME:$USER_NAME"
+}
+
+install_agent() {
+    local conf dir
+    [ "$AGENT_MODE" = no ] && return 0
+    conf=$(agent_config_path)
+    if [ -z "$conf" ]; then
+        [ "$AGENT_MODE" = yes ] && die "--agent: no Zabbix agent config found (looked for /etc/zabbix/zabbix_agentd.conf, zabbix_agent2.conf, /usr/local/etc/zabbix_agentd.conf); install zabbix-agent or pass --agent-config FILE"
+        say "note: no Zabbix agent config found; UserParameters not installed (push mode needs none)"
+        return 0
+    fi
+    dir=$(agent_include_dir "$conf")
+    ensure_dir "$dir" 0755 "root:root"
+    local before=$CHANGES extra="" cmd
+    [ "$CONFIG" != /etc/zabbix-sepa/config.yaml ] && extra="--config $CONFIG"
+    cmd=$(userparameters_cmd)
+    if [ -x "$cmd" ]; then
+        # shellcheck disable=SC2086
+        put_file "$dir/zabbix_sepa.conf" 0644 root:root < <("$cmd" userparameters --bin "$BIN_LINK" $extra)
+    else        # dry run before the package exists
+        change "write $dir/zabbix_sepa.conf (the generated UserParameters)" true
+    fi
+    [ "$DRY_RUN" = yes ] || printf '%s\n%s\n' "$dir/zabbix_sepa.conf" "$conf" > "$PREFIX/.zabbix-sepa-agent-file"
+    [ "$CHANGES" -gt "$before" ] && restart_agent "$conf"
+    AGENT_FILE="$dir/zabbix_sepa.conf"
+}
+
+userparameters_cmd() { echo "$PREFIX/bin/zabbix-sepa"; }
+
+install_timer() {
+    [ "$TIMER" = no ] && return 0
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        local before=$CHANGES
+        put_file /etc/systemd/system/zabbix-sepa-send.service 0644 root:root \
+            < <(sed "s#/usr/local/bin/zabbix-sepa#$BIN_LINK#" "$HERE/deploy/systemd/zabbix-sepa-send.service")
+        put_file /etc/systemd/system/zabbix-sepa-send.timer 0644 root:root < "$HERE/deploy/systemd/zabbix-sepa-send.timer"
+        [ "$CHANGES" -gt "$before" ] && change "systemctl daemon-reload" systemctl daemon-reload
+        if ! systemctl is-enabled --quiet zabbix-sepa-send.timer 2>/dev/null; then
+            change "enable and start zabbix-sepa-send.timer (send --all every minute)" \
+                systemctl enable --now zabbix-sepa-send.timer
+        fi
+        TIMER_WHERE="systemd: zabbix-sepa-send.timer"
+    else
+        put_file /etc/cron.d/zabbix-sepa 0644 root:root \
+            < <(sed "s#zabbix-sepa flock#$USER_NAME flock#; s# zabbix-sepa send# $BIN_LINK send#" "$HERE/deploy/cron/zabbix-sepa")
+        TIMER_WHERE="cron: /etc/cron.d/zabbix-sepa (no systemd on this host)"
+    fi
+}
+
+db_user() {
+    [ "$CREATE_DB_USER" = yes ] || { print_grants; return 0; }
+    local pwfile="$CONFIG_DIR/db-password" site_db user host tmpcnf exists
+    read -r site_db user host < <("$PREFIX/bin/python" - "$CONFIG" <<'PY'
+import sys
+from zabbix_sepa import config
+site = config.load(sys.argv[1]).sites[0]
+db = site.database
+print(db.name, db.user, "localhost" if db.socket or db.host in ("127.0.0.1", "localhost") else "%")
+PY
+) || die "--create-db-user reads the first site's database name and user from $CONFIG: fix the config first"
+    local admin=(mysql --protocol=socket -uroot)
+    if ! "${admin[@]}" -e 'SELECT 1' >/dev/null 2>&1; then
+        [ -t 0 ] || die "--create-db-user: root cannot log in to MariaDB over the socket and there is no terminal to ask for its password"
+        local pw
+        read -r -s -p "MariaDB root password: " pw; echo
+        tmpcnf=$(mktemp); chmod 600 "$tmpcnf"
+        printf '[client]\nuser=root\npassword=%s\n' "$pw" > "$tmpcnf"
+        admin=(mysql --defaults-extra-file="$tmpcnf")
+        "${admin[@]}" -e 'SELECT 1' >/dev/null 2>&1 || { rm -f "$tmpcnf"; die "MariaDB refused that root password"; }
+    fi
+    exists=$("${admin[@]}" -N -e "SELECT COUNT(*) FROM mysql.user WHERE user = '$user'")
+    if [ "$exists" = 0 ] || [ ! -s "$pwfile" ]; then
+        local secret; secret=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))')
+        if [ "$DRY_RUN" = no ]; then
+            umask 077; printf '%s\n' "$secret" > "$pwfile.new"
+            chown "$USER_NAME:$(config_group)" "$pwfile.new"; chmod 0640 "$pwfile.new"; mv "$pwfile.new" "$pwfile"
+        fi
+        change "MariaDB user '$user'@'$host' (read-only), password in $pwfile" "${admin[@]}" -e \
+            "CREATE USER IF NOT EXISTS '$user'@'$host'; ALTER USER '$user'@'$host' IDENTIFIED BY '$secret';"
+    fi
+    local grants; grants=$("$PREFIX/bin/zabbix-sepa" db-grants --database "$site_db" --user "$user" --host "$host")
+    local missing
+    missing=$("${admin[@]}" -N -e "SHOW GRANTS FOR '$user'@'$host'" 2>/dev/null | grep -c "SELECT" || true)
+    if [ "${missing:-0}" -lt "$(echo "$grants" | wc -l)" ]; then
+        change "GRANT SELECT on the $(echo "$grants" | wc -l) tables zabbix-sepa reads in $site_db to '$user'@'$host'" \
+            "${admin[@]}" -e "$grants"
+    fi
+    [ -n "${tmpcnf:-}" ] && rm -f "$tmpcnf"
+    return 0
+}
+
+print_grants() {
+    say "note: the collector reads the site's database as a read-only user: \`zabbix-sepa db-grants --config $CONFIG\` prints its GRANT statements, or --create-db-user makes it"
+}
+
+do_install() {
+    require_root
+    find_python
+    ensure_user
+    install_package
+    install_config
+    AGENT_FILE="" TIMER_WHERE=""
+    install_agent
+    install_timer
+    db_user
+    if [ "$CHANGES" = 0 ]; then say "nothing changed: zabbix-sepa is installed as asked"; fi
+    say ""
+    if [ "$DRY_RUN" = yes ]; then
+        say "dry run: $CHANGES change(s) not made; the install would be:"
+    else
+        say "zabbix-sepa $("$PREFIX/bin/zabbix-sepa" --version 2>/dev/null | cut -d' ' -f2) installed:"
+    fi
+    say "  package      $PREFIX (command $BIN_LINK)"
+    say "  config       $CONFIG"
+    say "  spool        $SPOOL_DIR   cache $CACHE_DIR   log $LOG_DIR"
+    [ -n "$AGENT_FILE" ] && say "  agent        $AGENT_FILE (key sepa.collect[<site>])"
+    [ -n "$TIMER_WHERE" ] && say "  send         $TIMER_WHERE"
+    if [ "$DRY_RUN" = no ]; then
+        say ""
+        say "check (as $USER_NAME):"
+        if runuser -u "$USER_NAME" -- "$BIN_LINK" check --config "$CONFIG"; then
+            say "ready."
+        else
+            say "not ready yet: edit $CONFIG (database, zabbix server), then run: sudo -u $USER_NAME zabbix-sepa check"
+        fi
+    fi
+}
+
+# -- uninstall ------------------------------------------------------------------------------------
+
+do_uninstall() {
+    require_root
+    local f conf
+    for f in /etc/cron.d/zabbix-sepa /etc/systemd/system/zabbix-sepa-send.timer /etc/systemd/system/zabbix-sepa-send.service; do
+        if [ -e "$f" ]; then
+            if [[ $f == *.timer ]] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+                change "stop and disable zabbix-sepa-send.timer" systemctl disable --now zabbix-sepa-send.timer
+            fi
+            change "remove $f" rm -f "$f"
+        fi
+    done
+    f="" conf=""
+    if [ -f "$PREFIX/.zabbix-sepa-agent-file" ]; then      # what the install recorded
+        f=$(sed -n 1p "$PREFIX/.zabbix-sepa-agent-file"); conf=$(sed -n 2p "$PREFIX/.zabbix-sepa-agent-file")
+    elif conf=$(agent_config_path) && [ -n "$conf" ]; then
+        f="$( (agent_include_dir "$conf") 2>/dev/null || true)/zabbix_sepa.conf"
+    fi
+    if [ -n "$f" ] && [ -f "$f" ]; then
+        change "remove the agent's UserParameters $f" rm -f "$f"
+        [ -n "$conf" ] && restart_agent "$conf"
+    fi
+    if [ -L "$BIN_LINK" ]; then change "remove $BIN_LINK" rm -f "$BIN_LINK"; fi
+    if [ -d "$PREFIX" ]; then change "remove $PREFIX" rm -rf "$PREFIX"; fi
+    if [ -d "$CACHE_DIR" ]; then change "remove $CACHE_DIR" rm -rf "$CACHE_DIR"; fi
+    if [ "$PURGE" = yes ]; then
+        for f in "$CONFIG_DIR" "$SPOOL_DIR" "$LOG_DIR"; do
+            [ -e "$f" ] && change "purge $f" rm -rf "$f"
+        done
+        if getent passwd "$USER_NAME" >/dev/null; then change "remove user $USER_NAME" userdel "$USER_NAME"; fi
+        if getent group "$USER_NAME" >/dev/null; then change "remove group $USER_NAME" groupdel "$USER_NAME"; fi
+    else
+        say "kept: $CONFIG_DIR and $SPOOL_DIR (and user $USER_NAME); --purge removes them"
+    fi
+    [ "$CHANGES" = 0 ] && say "nothing to remove: zabbix-sepa is not installed here"
+    return 0
+}
+
+# -- demo -----------------------------------------------------------------------------------------
+
+do_demo() {
+    require_root
+    if [ "$DEMO_STOP" = yes ]; then
+        "$HERE/stack/zabbix.sh" down
+        "$HERE/stack/mariadb.sh" down
+        say "demo stopped (its database, config and Zabbix data are kept for the next --demo)"
+        return 0
+    fi
+    [ "$DRY_RUN" = no ] || die "--demo does not support --dry-run"
+    say "== 1/5 MariaDB and Zabbix 6.0 on 127.0.0.1 (Debian packages, no systemd needed)"
+    "$HERE/stack/zabbix.sh" up
+    local agent_conf state
+    state=${ZABBIX_SEPA_STACK_STATE:-/var/tmp/zabbix-sepa-stack}/zabbix
+    agent_conf=$state/zabbix_agentd.conf
+    if [ -f "$CONFIG" ] && ! grep -q '^# zabbix-sepa demo' "$CONFIG"; then
+        die "$CONFIG exists and is not the demo's: the demo never overwrites a real configuration (use a fresh machine, or --config-dir for a real install)"
+    fi
+    say "== 2/5 the demo Verenigingen database (healthy site plus a few realistic faults)"
+    find_python
+    ensure_user
+    install_package
+    ensure_dir "$CONFIG_DIR" 0750 "root:$(config_group)"
+    "$PREFIX/bin/python" -m zabbix_sepa.dataset.demo --config "$CONFIG" --config-group "$(config_group)"
+    say "== 3/5 install zabbix-sepa"
+    AGENT_CONFIG=$agent_conf
+    do_install_quiet
+    say "== 4/5 zabbix setup: templates, host, macros, media types, the escalating action"
+    runuser -u "$USER_NAME" -- "$BIN_LINK" zabbix setup --config "$CONFIG"
+    zabbix_server -c "$state/zabbix_server.conf" -R config_cache_reload >/dev/null 2>&1 || true
+    sleep 2         # the server's configuration cache learns the new host
+    say "== 5/5 the first collections"
+    local i
+    for i in 1 2 3; do
+        runuser -u "$USER_NAME" -- "$BIN_LINK" send --all --config "$CONFIG" || true
+        zabbix_server -c "$state/zabbix_server.conf" -R config_cache_reload >/dev/null 2>&1 || true
+        sleep 3
+    done
+    cat <<EOF
+
+The demo is running.
+  Frontend:   http://127.0.0.1:${ZABBIX_WEB_PORT:-8080}/   login Admin / zabbix
+  Problems:   Monitoring > Problems: the demo site "verenigingen-demo" has a failed batch
+              (High), a low batch success rate, members paying by SEPA without a mandate
+              and a stuck draft batch.
+  Dashboard:  Monitoring > Hosts > verenigingen-demo > Dashboards > "SEPA overview"
+  Collect:    sudo -u $USER_NAME zabbix-sepa collect      (the document)
+  Keep going: sudo -u $USER_NAME zabbix-sepa send --all   (the timer does this every minute)
+  Stop:       sudo ./install.sh --demo --stop
+EOF
+}
+
+do_install_quiet() {
+    do_install 2>&1 | sed 's/^/   /'
+    [ "${PIPESTATUS[0]}" = 0 ] || die "the install step failed"
+}
+
+case $ACTION in
+    install) do_install ;;
+    uninstall) do_uninstall ;;
+    demo) do_demo ;;
+esac
