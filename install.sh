@@ -285,15 +285,16 @@ install_timer() {
 
 db_user() {
     [ "$CREATE_DB_USER" = yes ] || { print_grants; return 0; }
-    local pwfile="$CONFIG_DIR/db-password" site_db user host tmpcnf exists
-    read -r site_db user host < <("$PREFIX/bin/python" - "$CONFIG" <<'PY'
-import sys
-from zabbix_sepa import config
-site = config.load(sys.argv[1]).sites[0]
-db = site.database
-print(db.name, db.user, "localhost" if db.socket or db.host in ("127.0.0.1", "localhost") else "%")
+    local site_db user hosts pwfile tmpcnf="" exists
+    # the config is read as YAML here: its password_file may not exist yet (we are about to make it)
+    read -r site_db user pwfile hosts < <("$PREFIX/bin/python" - "$CONFIG" <<'PY'
+import sys, yaml
+db = (yaml.safe_load(open(sys.argv[1])) or {})["sites"][0]["database"]
+local = db.get("socket") or db.get("host", "127.0.0.1") in ("127.0.0.1", "localhost", "::1")
+print(db["name"], db["user"], db.get("password_file") or "-", "localhost,127.0.0.1" if local else "%")
 PY
 ) || die "--create-db-user reads the first site's database name and user from $CONFIG: fix the config first"
+    [ "$pwfile" != "-" ] || die "--create-db-user writes the password to the file named by sites[0].database.password_file in $CONFIG: set it (e.g. $CONFIG_DIR/db-password)"
     local admin=(mysql --protocol=socket -uroot)
     if ! "${admin[@]}" -e 'SELECT 1' >/dev/null 2>&1; then
         [ -t 0 ] || die "--create-db-user: root cannot log in to MariaDB over the socket and there is no terminal to ask for its password"
@@ -304,24 +305,28 @@ PY
         admin=(mysql --defaults-extra-file="$tmpcnf")
         "${admin[@]}" -e 'SELECT 1' >/dev/null 2>&1 || { rm -f "$tmpcnf"; die "MariaDB refused that root password"; }
     fi
-    exists=$("${admin[@]}" -N -e "SELECT COUNT(*) FROM mysql.user WHERE user = '$user'")
-    if [ "$exists" = 0 ] || [ ! -s "$pwfile" ]; then
-        local secret; secret=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))')
-        if [ "$DRY_RUN" = no ]; then
-            umask 077; printf '%s\n' "$secret" > "$pwfile.new"
-            chown "$USER_NAME:$(config_group)" "$pwfile.new"; chmod 0640 "$pwfile.new"; mv "$pwfile.new" "$pwfile"
+    local host secret=""
+    [ -s "$pwfile" ] && secret=$(cat "$pwfile")
+    for host in ${hosts//,/ }; do
+        exists=$("${admin[@]}" -N -e "SELECT COUNT(*) FROM mysql.user WHERE user = '$user' AND host = '$host'")
+        if [ "$exists" = 0 ] || [ -z "$secret" ]; then
+            if [ -z "$secret" ]; then
+                secret=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))')
+                [ "$DRY_RUN" = yes ] || put_file "$pwfile" 0640 "$USER_NAME:$(config_group)" <<< "$secret"
+            fi
+            # the password travels on stdin, never in argv
+            change "MariaDB user '$user'@'$host' (read-only; password in $pwfile)" "${admin[@]}" <<< \
+                "CREATE USER IF NOT EXISTS '$user'@'$host'; ALTER USER '$user'@'$host' IDENTIFIED BY '$secret';"
         fi
-        change "MariaDB user '$user'@'$host' (read-only), password in $pwfile" "${admin[@]}" -e \
-            "CREATE USER IF NOT EXISTS '$user'@'$host'; ALTER USER '$user'@'$host' IDENTIFIED BY '$secret';"
-    fi
-    local grants; grants=$("$PREFIX/bin/zabbix-sepa" db-grants --database "$site_db" --user "$user" --host "$host")
-    local missing
-    missing=$("${admin[@]}" -N -e "SHOW GRANTS FOR '$user'@'$host'" 2>/dev/null | grep -c "SELECT" || true)
-    if [ "${missing:-0}" -lt "$(echo "$grants" | wc -l)" ]; then
-        change "GRANT SELECT on the $(echo "$grants" | wc -l) tables zabbix-sepa reads in $site_db to '$user'@'$host'" \
-            "${admin[@]}" -e "$grants"
-    fi
-    [ -n "${tmpcnf:-}" ] && rm -f "$tmpcnf"
+        local grants have
+        grants=$("$PREFIX/bin/zabbix-sepa" db-grants --database "$site_db" --user "$user" --host "$host")
+        have=$("${admin[@]}" -N -e "SHOW GRANTS FOR '$user'@'$host'" 2>/dev/null | grep -c '^GRANT SELECT ON' || true)
+        if [ "${have:-0}" -lt "$(wc -l <<< "$grants")" ]; then
+            change "GRANT SELECT on the $(wc -l <<< "$grants") tables zabbix-sepa reads in $site_db to '$user'@'$host'" \
+                "${admin[@]}" <<< "$grants"
+        fi
+    done
+    [ -n "$tmpcnf" ] && rm -f "$tmpcnf"
     return 0
 }
 

@@ -168,3 +168,34 @@ def test_demo_in_one_command():
     rc, out, err = sh("--demo")             # again: safe, rebuilds the demo data, keeps the config
     assert rc == 0, err[-2000:]
     assert "kept: /etc/zabbix-sepa/config.yaml" in out
+
+
+def test_create_db_user_makes_a_select_only_user(site):
+    os.makedirs("/etc/zabbix-sepa", exist_ok=True)
+    with open("/etc/zabbix-sepa/config.yaml", "w") as fh:
+        yaml.safe_dump({"timezone": "UTC", "zabbix": {"server": "127.0.0.1", "port": zabbix.SERVER_PORT},
+                        "sites": [{"name": "created", "database": {
+                            "host": "127.0.0.1", "port": 3306, "name": site.name, "user": "zsepa_created",
+                            "password_file": "/etc/zabbix-sepa/db-password"}}]}, fh)
+    admin = site.server.admin()
+    try:
+        rc, out, err = sh("--create-db-user", "--no-agent", "--no-timer")
+        assert rc == 0, out + err
+        assert "done: MariaDB user 'zsepa_created'@'localhost' (read-only; password in /etc/zabbix-sepa/db-password)" in out
+        st = os.stat("/etc/zabbix-sepa/db-password")
+        assert oct(st.st_mode & 0o777) == "0o640" and pwd.getpwuid(st.st_uid).pw_name == "zabbix-sepa"
+        assert "ready." in out                     # install.sh's own check passed with the new user
+        with admin.cursor() as cur:
+            for host in ("localhost", "127.0.0.1"):
+                cur.execute(f"SHOW GRANTS FOR 'zsepa_created'@'{host}'")
+                grants = [g for (g,) in cur.fetchall()]
+                assert all(g.startswith(("GRANT USAGE ON", "GRANT SELECT ON")) for g in grants), grants
+                assert sum(g.startswith("GRANT SELECT ON") for g in grants) == 13
+        rc, out, err = sh("--create-db-user", "--no-agent", "--no-timer")
+        assert rc == 0 and "nothing changed" in out, out + err
+    finally:
+        with admin.cursor() as cur:
+            for host in ("localhost", "127.0.0.1"):
+                cur.execute(f"DROP USER IF EXISTS 'zsepa_created'@'{host}'")
+        admin.close()
+        sh("--uninstall", "--purge")
