@@ -16,10 +16,13 @@ SITES = ("zsepa-setup-a", "zsepa-setup-b")
 
 def remove_everything_setup_owns():
     api = zabbix.api
-    # test hosts (zsepa-*) of earlier runs would keep host group SEPA from being deleted
+    # hosts left in group SEPA (earlier test runs, the demo) would keep it from being deleted
+    groups = api("hostgroup.get", {"filter": {"name": [s.HOST_GROUP]}, "output": ["groupid"]})
     leftovers = api("host.get", {"search": {"host": "zsepa-"}, "output": ["hostid"]})
+    if groups:
+        leftovers += api("host.get", {"groupids": [groups[0]["groupid"]], "output": ["hostid"]})
     if leftovers:
-        api("host.delete", [h["hostid"] for h in leftovers])
+        api("host.delete", sorted({h["hostid"] for h in leftovers}))
     for method, key, idkey, names in (
             ("action", "name", "actionid", [s.ACTION]),
             ("user", "username", "userid", [s.ESCALATION_USER, "zsepa-limited"]),
