@@ -286,14 +286,8 @@ install_timer() {
 db_user() {
     [ "$CREATE_DB_USER" = yes ] || { print_grants; return 0; }
     local site_db user hosts pwfile tmpcnf="" exists
-    # the config is read as YAML here: its password_file may not exist yet (we are about to make it)
-    read -r site_db user pwfile hosts < <("$PREFIX/bin/python" - "$CONFIG" <<'PY'
-import sys, yaml
-db = (yaml.safe_load(open(sys.argv[1])) or {})["sites"][0]["database"]
-local = db.get("socket") or db.get("host", "127.0.0.1") in ("127.0.0.1", "localhost", "::1")
-print(db["name"], db["user"], db.get("password_file") or "-", "localhost,127.0.0.1" if local else "%")
-PY
-) || die "--create-db-user reads the first site's database name and user from $CONFIG: fix the config first"
+    read -r site_db user pwfile hosts < <(site_database) \
+        || die "--create-db-user reads the first site's database name and user from $CONFIG: fix the config first"
     [ "$pwfile" != "-" ] || die "--create-db-user writes the password to the file named by sites[0].database.password_file in $CONFIG: set it (e.g. $CONFIG_DIR/db-password)"
     local admin=(mysql --protocol=socket -uroot)
     if ! "${admin[@]}" -e 'SELECT 1' >/dev/null 2>&1; then
@@ -330,8 +324,29 @@ PY
     return 0
 }
 
+# name user password_file hosts of the config's first site, read as plain YAML: its
+# password_file may not exist yet (--create-db-user is about to make it)
+site_database() {
+    "$PREFIX/bin/python" - "$CONFIG" <<'PY'
+import sys, yaml
+db = (yaml.safe_load(open(sys.argv[1])) or {})["sites"][0]["database"]
+local = db.get("socket") or db.get("host", "127.0.0.1") in ("127.0.0.1", "localhost", "::1")
+print(db["name"], db["user"], db.get("password_file") or "-", "localhost,127.0.0.1" if local else "%")
+PY
+}
+
 print_grants() {
-    say "note: the collector reads the site's database as a read-only user: \`zabbix-sepa db-grants --config $CONFIG\` prints its GRANT statements, or --create-db-user makes it"
+    local site_db user pwfile hosts host
+    if [ "$DRY_RUN" = yes ] || ! read -r site_db user pwfile hosts < <(site_database 2>/dev/null) \
+            || [ "$site_db" = _1bd3e0294da19198 ]; then     # still the example's placeholder
+        say "note: once $CONFIG names the site's database, \`zabbix-sepa db-grants\` prints the GRANT statements for the collector's read-only user (or use --create-db-user)"
+        return 0
+    fi
+    say "note: the collector reads $site_db as '$user', a read-only user; as the MariaDB admin run (or use --create-db-user):"
+    for host in ${hosts//,/ }; do
+        say "    CREATE USER IF NOT EXISTS '$user'@'$host' IDENTIFIED BY '<the password in $pwfile>';"
+        "$PREFIX/bin/zabbix-sepa" db-grants --database "$site_db" --user "$user" --host "$host" | sed 's/^/    /'
+    done
 }
 
 do_install() {

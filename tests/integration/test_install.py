@@ -100,6 +100,8 @@ def test_install_reinstall_agent_send_uninstall_purge(tmp_path, site):
         fh.write("# the operator's own\n" + yaml.safe_dump(config))
     rc, out, err = sh("--agent-config", agent_conf())
     assert rc == 0 and "kept: /etc/zabbix-sepa/config.yaml" in out and "nothing changed" in out
+    # without --create-db-user it prints what the MariaDB admin has to run
+    assert f"GRANT SELECT ON `{site.name}`.`tabSEPA Mandate` TO 'zsepa_test'@'localhost';" in out
     assert open("/etc/zabbix-sepa/config.yaml").readline() == "# the operator's own\n"
     proc = subprocess.run(["runuser", "-u", "zabbix-sepa", "--", "/usr/local/bin/zabbix-sepa", "check"],
                           capture_output=True, text=True)
