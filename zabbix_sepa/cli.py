@@ -50,7 +50,8 @@ def build_parser():
     c.add_argument("--site", help="site name (may be left out, or empty, when one site is configured)")
     c.add_argument("--now", type=_now, metavar="'YYYY-MM-DD HH:MM:SS'",
                    help="collect as of this site-local time instead of now (bypasses the cache)")
-    c.add_argument("--format", choices=["json"], default="json", help="output format (default json)")
+    c.add_argument("--format", choices=["json", "prometheus"], default="json",
+                   help="json: the document (default); prometheus: the text exposition of the same metrics")
     c.add_argument("--quiet", action="store_true",
                    help="no warnings on stderr (for the agent, which mixes stderr into the value); "
                         "errors that prevent a document are still printed")
@@ -72,6 +73,15 @@ def build_parser():
     s.add_argument("--spool-only", action="store_true",
                    help="deliver what is spooled without collecting (e.g. right after an outage)")
     s.set_defaults(func=cmd_send)
+
+    v = sub.add_parser("serve", help="serve the metrics of every site for Prometheus (/metrics, /healthz)",
+                       description="An HTTP endpoint for Prometheus: /metrics collects every configured site "
+                                   "(within collect_timeout; scrapes within --cache seconds share one "
+                                   "collection) and /healthz answers ok.")
+    _config_arg(v)
+    v.add_argument("--listen", default="127.0.0.1:9105", help="address:port (default 127.0.0.1:9105)")
+    v.add_argument("--cache", type=float, default=5.0, help="seconds scrapes share a collection (default 5)")
+    v.set_defaults(func=cmd_serve)
 
     u = sub.add_parser("userparameters", help="print the Zabbix agent UserParameters file",
                        description="Print the agent configuration fragment that defines "
@@ -147,8 +157,12 @@ def cmd_collect(args):
                      lambda: collect(site, None, started))
     else:
         doc = collect(site, args.now, started)
-    json.dump(doc, sys.stdout, separators=(",", ":"))
-    sys.stdout.write("\n")
+    if args.format == "prometheus":
+        from zabbix_sepa.transport.prometheus import exposition
+        sys.stdout.write(exposition([doc]))
+    else:
+        json.dump(doc, sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
     return doc["metrics"]["sepa.collector.status"]
 
 
@@ -160,6 +174,20 @@ def cmd_send(args):
     for o in outcomes:
         print(o.line())
     return push.exit_status(outcomes)
+
+
+def cmd_serve(args):
+    from zabbix_sepa.transport.prometheus import serve
+    cfg = config.load(args.config)
+    if ":" not in args.listen or not args.listen.rpartition(":")[2].isdigit():
+        raise config.ConfigError(cfg.path, None, f"--listen must be address:port, got {args.listen!r}")
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.WARNING))
+    try:
+        serve(cfg, args.listen, args.cache)
+    except OSError as exc:
+        print(f"zabbix-sepa: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_userparameters(args):

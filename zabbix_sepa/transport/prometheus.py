@@ -1,0 +1,188 @@
+"""The same document as Prometheus text exposition (format 0.0.4), named from the registry.
+
+    sepa.batch.pending.count        -> sepa_batch_pending{site="..."}   (promtool: no _count/_total
+    sepa.batch.total                -> sepa_batches{site="..."}            on gauges)
+    sepa.batch.status[draft]        -> sepa_batch_status{site="...",status="draft"}
+    sepa.batch.pending.oldest_age   -> sepa_batch_pending_oldest_age_seconds   (unit s)
+    sepa.db.size                    -> sepa_db_size_bytes                       (unit B)
+    sepa.batch.success_rate_30d     -> sepa_batch_success_rate_30d_ratio        (unit %, value / 100)
+    sepa.invoice.overdue.amount     -> sepa_invoice_overdue_amount_eur          (unit EUR)
+    sepa.collector.version          -> sepa_collector_info{version="..."} 1
+    discovery lists                 -> sepa_batch_age_seconds{batch="...",status="...",type="..."} ...
+
+Every value is a gauge (a state, or a count over a moving window). Metrics the collection
+could not read are left out, as Prometheus expects, and counted in
+sepa_collector_unsupported_metrics.
+"""
+import re
+
+from zabbix_sepa import registry
+from zabbix_sepa.registry import STR
+
+# HELP of the families made of bracketed keys (one series per label value)
+FAMILY_HELP = {
+    "sepa_batch_status": "Direct debit batches per status (site collation; other: none of the six named).",
+    "sepa_mandate_status": "SEPA mandates per status (other: none of the five named).",
+    "sepa_error_category_24h": "Error Log rows within 24h per category (the six add up to sepa_error_count_24h).",
+}
+UNITS = {"s": ("_seconds", 1.0), "B": ("_bytes", 1.0), "%": ("_ratio", 0.01), "EUR": ("_eur", 1.0)}
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _base(key):
+    return re.sub(r"[^a-zA-Z0-9_]", "_", key.split("[", 1)[0])
+
+
+def name_of(metric):
+    """(prometheus name, label name or None, label value or None, scale).
+
+    promtool reserves `_count` for histograms/summaries and `_total` for counters, and all
+    of these are gauges: sepa.batch.pending.count becomes sepa_batch_pending and
+    sepa.batch.total sepa_batches."""
+    suffix, scale = UNITS.get(metric.unit, ("", 1.0))
+    base = _base(metric.key)
+    if base.endswith("_count"):
+        base = base[:-len("_count")]
+    elif base.endswith("_total"):
+        base = base[:-len("_total")]
+        base += "es" if base.endswith(("ch", "sh", "s", "x")) else "s"
+    label = value = None
+    if "[" in metric.key:
+        value = metric.key[metric.key.index("[") + 1:-1]
+        label = base.rsplit("_", 1)[-1] if not base.endswith(("_24h", "_7d", "_30d")) else \
+            base.split("_")[-2]
+    return base + suffix, label, value, scale
+
+
+def _label_value(text):
+    return str(text).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _help(text):
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _labels(pairs):
+    return "{" + ",".join(f'{k}="{_label_value(v)}"' for k, v in pairs) + "}"
+
+
+def _number(value):
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, int):
+        return str(value)
+    return repr(float(value))
+
+
+class _Families:
+    """Samples grouped by metric name, in registry order, each family written once."""
+
+    def __init__(self):
+        self.order, self.meta, self.samples = [], {}, {}
+
+    def add(self, name, help_text, labels, value):
+        if name not in self.meta:
+            self.order.append(name)
+            self.meta[name] = help_text
+            self.samples[name] = []
+        self.samples[name].append((labels, value))
+
+    def text(self):
+        out = []
+        for name in self.order:
+            out.append(f"# HELP {name} {_help(self.meta[name])}")
+            out.append(f"# TYPE {name} gauge")
+            for labels, value in self.samples[name]:
+                out.append(f"{name}{_labels(labels)} {_number(value)}")
+        return "\n".join(out) + "\n"
+
+
+def exposition(documents):
+    """Text exposition of one or more documents (one per site)."""
+    fam = _Families()
+    for doc in documents:
+        site = [("site", doc["site"])]
+        for m in registry.metrics():
+            if m.key not in doc["metrics"]:
+                continue
+            value = doc["metrics"][m.key]
+            if m.value_type == STR:
+                fam.add("sepa_collector_info", "zabbix-sepa collector build information.",
+                        site + [("version", value)], 1)
+                continue
+            name, label, label_value, scale = name_of(m)
+            help_text = m.description if label is None else \
+                FAMILY_HELP.get(name, f"{m.name.rsplit(' ', 1)[0]} per {label}.")
+            fam.add(name, help_text, site + ([(label, label_value)] if label else []),
+                    value * scale if scale != 1.0 else value)
+        for d in registry.discoveries():
+            labels_of = [(macro.strip("{#}").lower(), macro) for macro in d.macros]
+            for entry in doc["discovery"].get(d.name, []):
+                labels = site + [(label, entry.get(macro, "")) for label, macro in labels_of]
+                for f in d.fields:
+                    suffix, scale = UNITS.get(f.unit, ("", 1.0))
+                    name = _base(d.item_prefix) + "_" + f.key + suffix
+                    fam.add(name, f"{f.description} (discovery list {d.name})", labels,
+                            entry[f.key] * scale if scale != 1.0 else entry[f.key])
+        fam.add("sepa_collector_unsupported_metrics",
+                "Metrics and lists the last collection could not read (see `zabbix-sepa collect`).",
+                site, len(doc["unsupported"]))
+    return fam.text()
+
+
+def serve(cfg, listen, cache_seconds=5.0, collect=None):
+    """Serve /metrics (every configured site) and /healthz until interrupted.
+
+    Scrapes within `cache_seconds` of a collection share it; concurrent scrapes wait for the
+    one collection under way instead of starting their own. A site whose database is down
+    still gives a 200 with sepa_collector_status 2: a failed target is the collector's, not
+    the site's."""
+    import logging
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    if collect is None:
+        from zabbix_sepa.collect import collect
+    log = logging.getLogger(__name__)
+    host, _, port = listen.rpartition(":")
+    state = {"at": None, "text": None}
+    lock = threading.Lock()
+
+    def metrics():
+        with lock:
+            if state["text"] is None or time.monotonic() - state["at"] >= cache_seconds:
+                state["text"] = exposition([collect(site) for site in cfg.sites])
+                state["at"] = time.monotonic()
+            return state["text"]
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "zabbix-sepa"
+
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                try:
+                    body, ctype, code = metrics().encode(), CONTENT_TYPE, 200
+                except Exception as exc:      # never expected: collect() always returns a document
+                    log.exception("collection failed")
+                    body, ctype, code = f"collection failed: {exc.__class__.__name__}\n".encode(), "text/plain", 500
+            elif path == "/healthz":
+                body, ctype, code = b"ok\n", "text/plain", 200
+            else:
+                body, ctype, code = b"zabbix-sepa: /metrics or /healthz\n", "text/plain", 404
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, fmt, *args):
+            log.debug("%s %s", self.address_string(), fmt % args)
+
+    server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), Handler)
+    log.warning("serving http://%s:%s/metrics for %d site(s)", host or "127.0.0.1", port, len(cfg.sites))
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
