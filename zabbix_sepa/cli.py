@@ -130,6 +130,16 @@ def build_parser():
     _config_arg(k)
     k.set_defaults(func=cmd_check)
 
+    h = sub.add_parser("health", help="health check of a site: database, Redis, scheduler, disks, error rate",
+                       description="Seed 003's health check: database (reachable, latency), Redis (if "
+                                   "configured), scheduler activity, disk usage of health.disk_paths, errors "
+                                   "per hour. Exit 0 healthy, 1 degraded, 2 critical.")
+    _config_arg(h)
+    h.add_argument("--site", help="site name (may be left out, or empty, when one site is configured)")
+    h.add_argument("--format", choices=["json", "text"], default="text")
+    h.add_argument("--quiet", action="store_true", help="no warnings on stderr (for the agent)")
+    h.set_defaults(func=cmd_health)
+
     g = sub.add_parser("db-grants", help="print the GRANT statements for a read-only database user",
                        description="Print one GRANT SELECT per table the collector reads (generated from "
                                    "the registry), for the site's database.")
@@ -231,6 +241,18 @@ def cmd_zabbix_setup(args):
     else:
         print(f"{len(changes)} change(s) made")
     return 0
+
+
+def cmd_health(args):
+    from zabbix_sepa.health import health, text
+    cfg = config.load(args.config)
+    report = health(cfg, cfg.site(args.site or None))
+    if args.format == "json":
+        json.dump(report, sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(text(report))
+    return report["code"]
 
 
 def cmd_check(args):

@@ -122,6 +122,17 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    """What `zabbix-sepa health` looks at besides the database (seed 003's checks)."""
+    disk_paths: Tuple[str, ...] = ("/",)
+    disk_warn_percent: float = 80
+    disk_critical_percent: float = 90
+    db_latency_warn_ms: float = 500
+    redis_host: Optional[str] = None
+    redis_port: int = 6379
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     zabbix: ZabbixConfig
@@ -133,6 +144,7 @@ class Config:
     cache_dir: str = DEFAULT_CACHE_DIR
     api: Optional[ApiConfig] = None
     alerts: AlertsConfig = AlertsConfig()
+    health: HealthConfig = HealthConfig()
 
     def site(self, name=None):
         """The named site, or the only one when name is None."""
@@ -333,6 +345,26 @@ def _alerts(c, raw, key):
     )
 
 
+def _health(c, raw, raw_redis):
+    h = c.mapping(raw, "health", {"disk_paths", "disk_warn_percent", "disk_critical_percent",
+                                  "db_latency_warn_ms"})
+    r = c.mapping(raw_redis, "redis", {"host", "port"})
+    d = HealthConfig()
+    paths = h.get("disk_paths", list(d.disk_paths))
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p.startswith("/") for p in paths):
+        c.fail("health.disk_paths", "must be a non-empty list of absolute paths")
+    warn = c.number(h.get("disk_warn_percent", d.disk_warn_percent), "health.disk_warn_percent", 1, 100)
+    crit = c.number(h.get("disk_critical_percent", d.disk_critical_percent), "health.disk_critical_percent", 1, 100)
+    if crit < warn:
+        c.fail("health", f"disk_critical_percent ({crit}) is below disk_warn_percent ({warn})")
+    return HealthConfig(
+        disk_paths=tuple(paths), disk_warn_percent=warn, disk_critical_percent=crit,
+        db_latency_warn_ms=c.number(h.get("db_latency_warn_ms", d.db_latency_warn_ms), "health.db_latency_warn_ms",
+                                    1, 600000),
+        redis_host=c.string(r.get("host"), "redis.host") if raw_redis is not None else None,
+        redis_port=c.number(r.get("port", 6379), "redis.port", 1, 65535, integer=True))
+
+
 def _database(c, raw, key):
     db = c.mapping(raw, key, {"host", "port", "socket", "name", "user", "password", "password_file"})
     if not db:
@@ -350,7 +382,7 @@ def _database(c, raw, key):
 
 
 TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "spool_max_age_hours", "spool_max_bytes",
-            "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites", "alerts"}
+            "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites", "alerts", "health", "redis"}
 SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout"}
 
 
@@ -372,6 +404,7 @@ def parse(raw, path="<config>"):
         c.fail("zabbix", "tls_psk_identity and tls_psk_file go together")
     api = _api(c, zbx.get("api"), "zabbix.api")
     alerts = _alerts(c, top.get("alerts"), "alerts")
+    health = _health(c, top.get("health"), top.get("redis"))
     thresholds = _thresholds(c, top.get("thresholds"), "thresholds", DEFAULT_THRESHOLDS)
     discovery = _discovery(c, top.get("discovery"), "discovery", DEFAULT_DISCOVERY)
     timezone = c.timezone(top.get("timezone"), "timezone")
@@ -408,4 +441,5 @@ def parse(raw, path="<config>"):
             timezone=c.timezone(rs.get("timezone"), f"{key}.timezone") or timezone,
             collect_timeout=c.number(rs.get("collect_timeout", timeout), f"{key}.collect_timeout", 0.1, 3600),
         ))
-    return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, api=api, alerts=alerts, **spool)
+    return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, api=api, alerts=alerts,
+                  health=health, **spool)

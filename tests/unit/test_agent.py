@@ -15,15 +15,17 @@ def test_committed_userparameters_file_is_generated():
         assert fh.read() == userparameters(), "run: zabbix-sepa userparameters > userparameters/zabbix_sepa.conf"
 
 
-def test_userparameter_command_parses_and_quotes_the_site():
-    (line,) = [l for l in userparameters("/opt/x/bin/zabbix-sepa", "/etc/z.yaml").splitlines()
-               if l.startswith("UserParameter=")]
-    key, command = line[len("UserParameter="):].split(",", 1)
-    assert key == "sepa.collect[*]"
-    argv = shlex.split(command.replace("$1", "my site"))      # what the agent's sh -c does
-    assert argv[0] == "/opt/x/bin/zabbix-sepa"
-    args = build_parser().parse_args(argv[1:])
-    assert (args.command, args.config, args.site, args.quiet) == ("collect", "/etc/z.yaml", "my site", True)
+def test_userparameter_commands_parse_and_quote_the_site():
+    lines = [line for line in userparameters("/opt/x/bin/zabbix-sepa", "/etc/z.yaml").splitlines()
+             if line.startswith("UserParameter=")]
+    commands = dict(line[len("UserParameter="):].split(",", 1) for line in lines)
+    assert set(commands) == {"sepa.collect[*]", "sepa.health[*]"}
+    for key, command in commands.items():
+        argv = shlex.split(command.replace("$1", "my site"))      # what the agent's sh -c does
+        assert argv[0] == "/opt/x/bin/zabbix-sepa"
+        args = build_parser().parse_args(argv[1:])
+        want = {"sepa.collect[*]": "collect", "sepa.health[*]": "health"}[key]
+        assert (args.command, args.config, args.site, args.quiet) == (want, "/etc/z.yaml", "my site", True)
 
 
 def test_cache_shares_one_collection(tmp_path):
