@@ -140,6 +140,17 @@ def build_parser():
     h.add_argument("--quiet", action="store_true", help="no warnings on stderr (for the agent)")
     h.set_defaults(func=cmd_health)
 
+    e = sub.add_parser("errors", help="error analytics: per day and category, hotspots, trends",
+                       description="What the Error Log says over the last N days: counts per day and "
+                                   "category (metrics.md rules), the methods that fail most with their "
+                                   "share, and a least-squares trend per category.")
+    _config_arg(e)
+    e.add_argument("--site", help="site name (may be left out when one site is configured)")
+    e.add_argument("--days", type=int, default=7, help="calendar days up to today (default 7)")
+    e.add_argument("--now", type=_now, metavar="'YYYY-MM-DD HH:MM:SS'", help="as of this site-local time")
+    e.add_argument("--format", choices=["table", "json"], default="table")
+    e.set_defaults(func=cmd_errors)
+
     g = sub.add_parser("db-grants", help="print the GRANT statements for a read-only database user",
                        description="Print one GRANT SELECT per table the collector reads (generated from "
                                    "the registry), for the site's database.")
@@ -253,6 +264,32 @@ def cmd_health(args):
     else:
         sys.stdout.write(text(report))
     return report["code"]
+
+
+def cmd_errors(args):
+    import time
+    from zabbix_sepa.collect import site_now
+    from zabbix_sepa.db import Database, DatabaseError
+    from zabbix_sepa.reports.errors import analyse, table
+    cfg = config.load(args.config)
+    site = cfg.site(args.site)
+    if not 1 <= args.days <= 3660:
+        raise config.ConfigError(cfg.path, None, f"--days must be between 1 and 3660, got {args.days}")
+    try:
+        db = Database(site.database, time.monotonic() + max(site.collect_timeout, 60))
+        try:
+            result = analyse(db, args.now or site_now(site.timezone), args.days)
+        finally:
+            db.close()
+    except DatabaseError as exc:
+        print(f"zabbix-sepa: errors: site {site.name}: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        json.dump(result, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(table(result))
+    return 0
 
 
 def cmd_check(args):

@@ -30,6 +30,13 @@ def _matches_any(patterns, params):
     return f"x.t REGEXP %({name})s"
 
 
+def category_case(params):
+    """SQL naming the metrics.md category of x.t (the first rule that matches, else 'other');
+    shared with the error analytics so that both apply the same rules."""
+    return "CASE " + " ".join(f"WHEN {_matches_any(pats, params)} THEN '{cat}'" for cat, pats in CATEGORIES) + \
+        " ELSE 'other' END"
+
+
 def _build():
     """One statement: the rows of the last 24 h grouped by (category, SEPA-related).
 
@@ -38,10 +45,10 @@ def _build():
     CASE evaluates the rules once per row (a SUM per category over a derived
     column would evaluate them once per SUM)."""
     params = {}
-    case = " ".join(f"WHEN {_matches_any(pats, params)} THEN '{cat}'" for cat, pats in CATEGORIES)
+    case = category_case(params)
     sepa = _matches_any(SEPA_PATTERNS, params)
     sql = f"""
-SELECT CASE {case} ELSE 'other' END AS cat, {sepa} AS sepa, COUNT(*), SUM(x.creation >= %(h1)s)
+SELECT {case} AS cat, {sepa} AS sepa, COUNT(*), SUM(x.creation >= %(h1)s)
 FROM (
   SELECT l.creation, CONCAT_WS(CHAR(10), l.method, l.error) AS t
   FROM `{ERROR_LOG}` l WHERE l.creation >= %(h24)s AND l.creation <= %(now)s

@@ -1,0 +1,1 @@
+"""Reports and analytics over a site's database: aggregate SQL only, no personal data."""
