@@ -74,7 +74,8 @@ put() {
 
 install_packages() {
     local installed missing=() unavailable=() p cand
-    installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PACKAGES[@]}" 2>/dev/null \
+    # dpkg-query exits 1 when a package is unknown to dpkg (a fresh machine): not an error here
+    installed=$({ dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PACKAGES[@]}" 2>/dev/null || true; } \
                 | awk '$1 == "ii" {print $2}')
     for p in "${PACKAGES[@]}"; do grep -qx -- "$p" <<<"$installed" || missing+=("$p"); done
     [ ${#missing[@]} = 0 ] && return 0
