@@ -3,12 +3,15 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import time
 
 from zabbix_sepa import __version__, config
 
 EXIT_USAGE = 2
+# = zabbix_sepa.reports.TYPES (a unit test keeps them equal; importing it here would load pymysql)
+REPORT_TYPES = ("executive", "operational", "financial", "mandates", "performance", "daily")
 
 
 def _now(text):
@@ -18,14 +21,30 @@ def _now(text):
         raise argparse.ArgumentTypeError(f"--now must look like 'YYYY-MM-DD HH:MM:SS', got {text!r}")
 
 
-def _process_start():
-    """time.monotonic() of this process's start, so budgets include Python's start-up."""
+def _process_age():
+    """Seconds since this process started.
+
+    Linux: its start tick against the uptime, both counted from boot. (psutil's create_time
+    adds the start tick to a boot time rounded to whole seconds, so it can be up to a second
+    early: a second of a 2.5 s budget lost on some boots.)"""
+    try:
+        with open("/proc/self/stat") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])    # field 22, starttime
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import psutil
-        elapsed = max(0.0, time.time() - psutil.Process().create_time())
-    except Exception:       # no /proc: count from here
-        elapsed = 0.0
-    return time.monotonic() - elapsed
+        return max(0.0, time.time() - psutil.Process().create_time())
+    except Exception:       # no way to tell: count from here
+        return 0.0
+
+
+def _process_start():
+    """time.monotonic() of this process's start, so budgets include Python's start-up."""
+    return time.monotonic() - _process_age()
 
 
 def _config_arg(p):
@@ -150,6 +169,30 @@ def build_parser():
     e.add_argument("--now", type=_now, metavar="'YYYY-MM-DD HH:MM:SS'", help="as of this site-local time")
     e.add_argument("--format", choices=["table", "json"], default="table")
     e.set_defaults(func=cmd_errors)
+
+    r = sub.add_parser("report", help="a report: executive, operational, financial, mandates, performance, daily",
+                       description="Write a report of one site, computed with aggregate SQL and free of personal "
+                                   "data. executive: KPIs against the previous period (and alert statistics when "
+                                   "zabbix.api is configured); operational: batches and days; financial: invoiced "
+                                   "vs paid and collected, receivables by age, retries; mandates: lifecycle, "
+                                   "expiry, health, banks; performance: the collector measured on this database "
+                                   "against its targets; daily: seed 003's daily report (errors by method, "
+                                   "batches of 7 days, scheduler failures), optionally mailed.")
+    r.add_argument("type", choices=REPORT_TYPES, metavar="TYPE", help=", ".join(REPORT_TYPES))
+    _config_arg(r)
+    r.add_argument("--site", help="site name (may be left out when one site is configured)")
+    r.add_argument("--days", type=int, default=30, help="the period: the N days before now (default 30)")
+    r.add_argument("--now", type=_now, metavar="'YYYY-MM-DD HH:MM:SS'", help="as of this site-local time")
+    r.add_argument("--format", choices=["md", "json", "csv", "html"], default="md",
+                   help="md (default), json, csv (one table: see --table) or html (with SVG charts)")
+    r.add_argument("--output", "-o", help="write to this file instead of stdout (csv without --table: "
+                                          "one FILE-TABLE.csv per table)")
+    r.add_argument("--table", help="for csv: the table to write (the report's table names are listed on error)")
+    r.add_argument("--mail-to", action="append", metavar="ADDR",
+                   help="mail the report (text and HTML) through alerts.email's SMTP server; repeatable")
+    r.add_argument("--runs", type=int, default=3, help="performance: collections to take the median of (default 3)")
+    r.add_argument("--timeout", type=float, default=300, help="seconds the report's statements may take (default 300)")
+    r.set_defaults(func=cmd_report)
 
     g = sub.add_parser("db-grants", help="print the GRANT statements for a read-only database user",
                        description="Print one GRANT SELECT per table the collector reads (generated from "
@@ -289,6 +332,92 @@ def cmd_errors(args):
         sys.stdout.write("\n")
     else:
         sys.stdout.write(table(result))
+    return 0
+
+
+def _write(path, text):
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    except OSError as exc:
+        print(f"zabbix-sepa: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return False
+    return True
+
+
+def cmd_report(args):
+    from zabbix_sepa.collect import site_now, unix_clock
+    from zabbix_sepa.reports import ReportError, build
+    from zabbix_sepa.reports.model import windows
+    from zabbix_sepa.reports.render import render
+    cfg = config.load(args.config)
+    site = cfg.site(args.site)
+    for name, value, low, high in (("--days", args.days, 1, 3660), ("--runs", args.runs, 1, 100),
+                                   ("--timeout", args.timeout, 1, 86400)):
+        if not low <= value <= high:
+            raise config.ConfigError(cfg.path, None, f"{name} must be between {low} and {high}, got {value:g}")
+    if args.table and args.format != "csv":
+        raise config.ConfigError(cfg.path, None, "--table is for --format csv")
+    now = args.now or site_now(site.timezone)
+    alerts = None
+    if args.type == "executive" and cfg.api is not None:
+        from zabbix_sepa.zabbix.alerts import statistics
+        current, _ = windows(now, args.days)
+        alerts = statistics(cfg.api, site.name, unix_clock(current.since, site.timezone),
+                            unix_clock(now, site.timezone))
+        if "error" in alerts:
+            logging.getLogger("zabbix_sepa.report").warning("alert statistics: %s", alerts["error"])
+
+    def progress(text):
+        if sys.stderr.isatty():
+            print(f"zabbix-sepa: report {args.type}: {text} ...", file=sys.stderr, flush=True)
+
+    try:
+        report = build(args.type, site, now, args.days, timeout=args.timeout, progress=progress,
+                       alerts=alerts, runs=args.runs)
+    except ReportError as exc:
+        print(f"zabbix-sepa: report: {exc}", file=sys.stderr)
+        return 1
+    names = [t.name for t in report.tables]
+    if args.table and args.table not in names:
+        raise config.ConfigError(cfg.path, None, f"the {args.type} report has no table {args.table!r} "
+                                                 f"(it has: {', '.join(names)})")
+
+    if args.mail_to:
+        from zabbix_sepa.reports.mail import send
+        subject = f"{report.title}: {site.name}, {now:%Y-%m-%d}"
+        try:
+            accepted = send(cfg.alerts, args.mail_to, subject, render(report, "md"), render(report, "html"))
+        except ReportError as exc:
+            print(f"zabbix-sepa: report: {exc}; the report follows instead", file=sys.stderr)
+            text = render(report, args.format if args.format != "csv" else "md", args.table)
+            if not (args.output and _write(args.output, text)):
+                sys.stdout.write(text)
+            return 1
+        print(f"mailed the {args.type} report of {site.name} to {', '.join(accepted)} "
+              f"through {cfg.alerts.smtp_server}:{cfg.alerts.smtp_port}")
+        if not args.output:
+            return 0
+
+    if args.format == "csv" and not args.table:
+        if len(names) == 1:
+            args.table = names[0]
+        elif args.output:
+            stem, ext = os.path.splitext(args.output)
+            for name in names:
+                path = f"{stem}-{name}{ext or '.csv'}"
+                if not _write(path, render(report, "csv", name)):
+                    return 1
+                print(path)
+            return 0
+        else:
+            raise config.ConfigError(cfg.path, None, f"the {args.type} report has {len(names)} tables "
+                                     f"({', '.join(names)}): choose one with --table NAME, or give --output "
+                                     f"FILE to write one FILE-NAME.csv per table")
+    text = render(report, args.format, args.table)
+    if args.output:
+        return 0 if _write(args.output, text) else 1
+    sys.stdout.write(text)
     return 0
 
 

@@ -125,7 +125,7 @@ def _db_sections():
     return [(g, s) for g in registry.groups() for s in g.sections if s.needs_db]
 
 
-def _work(run, site, now):
+def _work(run, site, now, timings):
     try:
         db = Database(site.database, run.deadline)
     except Unreachable as exc:
@@ -154,22 +154,27 @@ def _work(run, site, now):
             if missing_optional:
                 run.store(section, reason=f"optional table `{missing_optional[0]}` does not exist")
                 continue
-            began = time.monotonic()
+            began, statements = time.monotonic(), db.statements
             try:
                 values = section.run(ctx)
             except DatabaseError as exc:
                 log.warning("site %s: %s.%s failed: %s", site.name, group.name, section.name, exc)
                 run.store(section, reason=f"{group.name}.{section.name}: {exc}", failure=True)
                 continue
-            log.debug("site %s: %s.%s took %.1f ms", site.name, group.name, section.name,
-                      1000 * (time.monotonic() - began))
+            took = time.monotonic() - began
+            log.debug("site %s: %s.%s took %.1f ms", site.name, group.name, section.name, 1000 * took)
+            if timings is not None:
+                timings[f"{group.name}.{section.name}"] = (took, db.statements - statements)
             run.store(section, values)
     finally:
         db.close()
 
 
-def collect(site, now=None, started=None):
+def collect(site, now=None, started=None, timings=None):
     """The document of metrics.md for `site` at N (`now`, default: the site's current time).
+
+    `timings`, a dict, receives {"group.section": (seconds, statements)} for each section
+    that ran (the performance report reads it).
 
     The budget `site.collect_timeout` counts from `started` (a time.monotonic()
     value, default: now); the CLI passes its process start time, so that
@@ -178,7 +183,7 @@ def collect(site, now=None, started=None):
     started = began if started is None else min(started, began)
     now = now or site_now(site.timezone)
     run = _Run(started + site.collect_timeout)
-    worker = threading.Thread(target=_work, args=(run, site, now), name="collect", daemon=True)
+    worker = threading.Thread(target=_work, args=(run, site, now, timings), name="collect", daemon=True)
     worker.start()
     worker.join(max(0.0, run.deadline - time.monotonic()) + GRACE)
 

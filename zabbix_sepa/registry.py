@@ -127,6 +127,7 @@ class Section:
     tables: Tuple[str, ...] = ()
     optional_tables: Tuple[str, ...] = ()
     needs_db: bool = True     # False: computed by the collector about itself
+    max_statements: int = 1   # what `run` may execute; the performance report holds it to this
 
     @property
     def keys(self):

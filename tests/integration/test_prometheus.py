@@ -1,7 +1,6 @@
 """The Prometheus exposition of a real collection: promtool accepts it; `serve` answers
 concurrent scrapes from one collection and reports a database outage as status 2, not a 500."""
 import concurrent.futures
-import os
 import socket
 import subprocess
 import sys

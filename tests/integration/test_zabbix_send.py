@@ -17,11 +17,14 @@ import pytest
 import yaml
 
 from tests import zabbix
-from tests.conftest import N, run_cli
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.zabbix
 
 CLOCK_FMT = "%Y-%m-%d %H:%M:%S"
+# Collection times (UTC, the configs' zone) of an hour ago: recent enough for the spool's
+# default age bound (a week), whatever day the tests run.
+N = (dt.datetime.utcnow() - dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture(scope="module")

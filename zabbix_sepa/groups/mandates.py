@@ -106,7 +106,7 @@ GROUP = Group(
             Metric("sepa.mandate.cancelled_30d", "Mandates cancelled in 30d", INT,
                    description="Mandates with cancelled_date within the last 30 days."),
         )),
-        Section("iban", ibans_and_banks, tables=(MANDATE, BATCH, ENTRY), metrics=(
+        Section("iban", ibans_and_banks, max_statements=2, tables=(MANDATE, BATCH, ENTRY), metrics=(
             Metric("sepa.mandate.iban_invalid", "Active mandates with an invalid IBAN", INT,
                    description="Active mandates whose IBAN fails the format or ISO 13616 mod-97 check."),
         ), discovery=(

@@ -72,7 +72,7 @@ GROUP = Group(
                    description="Age of the newest Scheduled Job Log row; -1 if none. A growing value "
                                "means the scheduler is down."),
         )),
-        Section("jobs", jobs, tables=(JOB_TYPE, JOB_LOG), discovery=(
+        Section("jobs", jobs, max_statements=2, tables=(JOB_TYPE, JOB_LOG), discovery=(
             Discovery("jobs", ("{#JOB}",), ("last_success_age", "failed_24h"),
                       "Scheduled Job Types of SEPA, dues, direct debit, payment retry and mandates.",
                       item_prefix="sepa.job", label="Job {#JOB}", lifetime="7d", fields=(

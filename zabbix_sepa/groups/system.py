@@ -12,7 +12,7 @@ GROUP = Group(
     name="system",
     title="Database server",
     sections=(
-        Section("server", collect, metrics=(
+        Section("server", collect, max_statements=0, metrics=(
             Metric("sepa.db.size", "Site database size", INT, "B",
                    description="Bytes of data and indexes of the site's schema."),
             Metric("sepa.db.threads_connected", "Database threads connected", INT,

@@ -1,0 +1,46 @@
+"""Seed 003's daily report: errors by method (top 10), SEPA batch status of the last 7 days,
+scheduler failures. Windows are fixed (24 hours, 7 days before N); `--days` does not apply."""
+import datetime as dt
+
+from zabbix_sepa.reports.errors import CODE_PATH, HOTSPOTS_SQL
+from zabbix_sepa.reports.model import INT, Column, Table, label
+
+TITLE = "Verenigingen daily report"
+
+BATCH = "tabDirect Debit Batch"
+JOB_LOG = "tabScheduled Job Log"
+
+BATCH_STATUS_SQL = f"""
+SELECT b.status, COUNT(*), COALESCE(SUM(b.total_amount), 0)
+FROM `{BATCH}` b
+WHERE b.docstatus <> 2 AND b.creation <= %(now)s AND b.modified >= %(d7)s AND b.modified <= %(now)s
+GROUP BY b.status ORDER BY 2 DESC, 1
+"""
+
+SCHEDULER_FAILURES_SQL = f"""
+SELECT g.scheduled_job_type, COUNT(*)
+FROM `{JOB_LOG}` g
+WHERE g.status = 'Failed' AND g.creation >= %(h24)s AND g.creation <= %(now)s
+GROUP BY g.scheduled_job_type ORDER BY 2 DESC, 1 LIMIT 20
+"""
+
+
+def build(ctx, report):
+    report.days = None
+    now = ctx.now
+    params = {"now": now, "h24": now - dt.timedelta(hours=24), "d7": now - dt.timedelta(days=7)}
+    ctx.progress("errors")
+    errors = [{"method": m, "errors": int(n)} for m, n in ctx.db.rows(
+        HOTSPOTS_SQL, {"since": params["h24"], "now": now, "code_path": CODE_PATH})]
+    report.tables.append(Table("errors", "Errors by method, last 24 hours (top 10)", (
+        Column("method", "Method"), Column("errors", "Errors", INT)), errors,
+        note="Methods that are not code paths (free-text titles may name people) are counted on one line."))
+    ctx.progress("batches")
+    report.tables.append(Table("batches", "Direct debit batches modified in the last 7 days", (
+        Column("status", "Status"), Column("batches", "Batches", INT), Column("amount", "Amount (EUR)", "amount")),
+        [{"status": label(s), "batches": int(n), "amount": round(float(a), 2)}
+         for s, n, a in ctx.db.rows(BATCH_STATUS_SQL, params)]))
+    ctx.progress("scheduler")
+    report.tables.append(Table("scheduler", "Scheduler failures, last 24 hours", (
+        Column("job", "Scheduled job type"), Column("failures", "Failures", INT)),
+        [{"job": label(j), "failures": int(n)} for j, n in ctx.db.rows(SCHEDULER_FAILURES_SQL, params)]))
