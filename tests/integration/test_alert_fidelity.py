@@ -263,6 +263,25 @@ def test_recovery_respects_hysteresis(fleet):
     assert wait_for(lambda: fleet.problems("recovery"), lambda p: not p, timeout=30) == set()
 
 
+def test_executive_report_counts_the_hosts_problems(fleet):
+    """The executive report reads the alert statistics of the site's host from the API: problems
+    by severity, how many are resolved, and the mean time to resolve."""
+    def alerts(name):
+        rc, out, err = run_cli("report", "executive", "--config", fleet.cfg, "--site", PREFIX + name,
+                               "--days", "1", "--format", "json", timeout=120)
+        assert rc == 0, err
+        return {r["severity"]: r for r in json.loads(out)["tables"]["alerts"]["rows"]}
+
+    open_ = alerts("failed_batch")
+    assert {k: (r["problems"], r["resolved"], r["open"]) for k, r in open_.items()} == {
+        "High": (1, 0, 1), "Average": (1, 0, 1), "All": (2, 0, 2)}
+    assert open_["All"]["mttr_hours"] is None
+    # the recovery site's problems were fixed by the test before this one
+    resolved = wait_for(lambda: alerts("recovery"), lambda a: a.get("All", {}).get("resolved") == 2, timeout=30)
+    assert resolved["All"]["problems"] == 2 and resolved["All"]["open"] == 0
+    assert 0 < resolved["All"]["mttr_hours"] < 1
+
+
 def test_database_outage_leaves_one_visible_problem(fleet):
     """A site with open business problems loses its database: one new problem, and the business
     problems are suppressed by the dependency (Zabbix's 'skip dependent' view shows only the cause)."""

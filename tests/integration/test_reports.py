@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import socket
 import socketserver
 import threading
 
@@ -252,6 +253,19 @@ def test_missing_optional_table_and_unreachable_database(make_site, tmp_path):
     assert "access denied for the configured user" in err and "Traceback" not in err
     rc, out, err = run_cli("report", "operational", "--config", cfg, "--days", "0")
     assert rc == 2 and "--days must be between 1 and 3660" in err
+
+
+def test_executive_report_is_made_when_zabbix_cannot_be_asked(site, tmp_path):
+    with socket.socket() as s:                     # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = write_config(tmp_path, site, zabbix={"api": {"url": f"http://127.0.0.1:{port}/api_jsonrpc.php",
+                                                       "user": "Admin", "password": "zabbix"}})
+    rc, out, err = run_cli("report", "executive", "--config", cfg, "--now", NOW_ARG, "--format", "json")
+    assert rc == 0, err
+    alerts = json.loads(out)["tables"]["alerts"]
+    assert alerts["rows"] == [] and "cannot connect to" in alerts["note"]
+    assert "alert statistics: cannot connect" in err
 
 
 class SMTPSink(socketserver.ThreadingTCPServer):
