@@ -133,11 +133,14 @@ def mandates(rows, now, days):
     p = Period(now, days)
     live = {doctype: _live(table_rows, now) for doctype, table_rows in rows.items()}
     ms = live["SEPA Mandate"]
+
+    def signed(m):                       # past Draft; a NULL status is past nothing
+        return m["status"] is not None and not _is(m["status"], "Draft")
+
     lifecycle = {
         "created": (sum(p.current(m["creation"]) for m in ms), sum(p.previous(m["creation"]) for m in ms)),
-        "activated (signed, past Draft)": (
-            sum(not _is(m["status"], "Draft") and m["status"] is not None and p.current_date(m["sign_date"]) for m in ms),
-            sum(not _is(m["status"], "Draft") and m["status"] is not None and p.previous_date(m["sign_date"]) for m in ms)),
+        "activated (signed, past Draft)": (sum(signed(m) and p.current_date(m["sign_date"]) for m in ms),
+                                           sum(signed(m) and p.previous_date(m["sign_date"]) for m in ms)),
         "cancelled": (sum(p.current_date(m["cancelled_date"]) for m in ms),
                       sum(p.previous_date(m["cancelled_date"]) for m in ms)),
         "expired": (sum(p.current_date(m["expiry_date"]) and m["expiry_date"] < p.today for m in ms),

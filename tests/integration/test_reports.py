@@ -20,7 +20,7 @@ import threading
 import pytest
 
 from tests import mariadb, oracle, report_oracle
-from tests.conftest import SiteDB, run_cli, write_config
+from tests.conftest import ROOT, SiteDB, run_cli, write_config
 from zabbix_sepa.dataset import generate
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, 0)
@@ -62,7 +62,8 @@ def test_operational_matches_truth(prod, days):
     got = rows(rep, "batches")
     assert [b["batch"] for b in got] == [t["batch"] for t in truth]
     for g, t in zip(got, truth):
-        assert (g["entries"], g["failed_entries"], g["batch_date"]) == (t["entries"], t["failed_entries"], t["batch_date"])
+        for key in ("entries", "failed_entries", "batch_date"):
+            assert g[key] == t[key], (g, t)
         assert close(g["amount"], t["amount"]) and close(g["age_hours"], t["age_hours"])
     assert len(rows(rep, "days")) == days + 1
     assert sum(d["entries"] for d in rows(rep, "days")) == sum(t["entries"] for t in truth)
@@ -176,7 +177,7 @@ def test_csv_is_one_table_per_file_and_parses_back(prod, tmp_path):
     assert [int(r["failed_entries"]) for r in parsed] == [r["failed_entries"] for r in rows(rep, "batches")]
     # several tables and no --table: a clear error, or one file per table with --output
     rc, out, err = run_cli("report", "operational", "--config", cfg, "--now", NOW_ARG, "--format", "csv")
-    assert rc == 2 and "--table" in err and "batches, days, statuses" in err
+    assert rc == 2 and "--table" in err and "days, statuses, batches" in err
     target = tmp_path / "ops.csv"
     rc, out, err = run_cli("report", "operational", "--config", cfg, "--now", NOW_ARG, "--format", "csv",
                            "--output", str(target))
@@ -240,6 +241,31 @@ def test_no_personal_data_in_any_report(site, tmp_path):
         assert rc == 0, err
         for path in tmp_path.glob(f"{kind}*.csv"):
             assert_clean(path.read_text())
+
+
+def test_progress_on_stderr_only_in_a_terminal(prod):
+    import pty
+    import subprocess
+    import sys
+    db, data, cfg = prod
+    master, slave = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "zabbix_sepa", "report", "financial", "--config", cfg,
+                           "--now", NOW_ARG], stdout=subprocess.PIPE, stderr=slave, timeout=60, cwd=ROOT)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:                 # the terminal closed: all read
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"report financial: invoices of the period ..." in seen and b"receivables" in seen
+    rc, out, err = run_cli("report", "financial", "--config", cfg, "--now", NOW_ARG)   # not a terminal
+    assert rc == 0 and err == ""
 
 
 def test_missing_optional_table_and_unreachable_database(make_site, tmp_path):

@@ -106,7 +106,8 @@ def build(ctx, report):
     ctx.progress("batch entries")
     entries = {int(w): (int(n), int(failed)) for w, n, failed in ctx.db.rows(ENTRIES_SQL, params)}
     ctx.progress("collection rate")
-    collection = {int(w): (float(paid or 0), float(gross or 0)) for w, paid, gross in ctx.db.rows(COLLECTION_SQL, params)}
+    collection = {int(w): (float(paid or 0), float(gross or 0))
+                  for w, paid, gross in ctx.db.rows(COLLECTION_SQL, params)}
     ctx.progress("members and mandates")
     members_now, members_before, mandates_now, mandates_before, cancelled_now, cancelled_before = \
         (int(v) for v in ctx.db.one(GROWTH_SQL, params))

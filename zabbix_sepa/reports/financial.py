@@ -84,8 +84,10 @@ def build(ctx, report):
     age_total = {"age": "total", "invoices": sum(n for n, _ in ageing.values()),
                  "outstanding": round(sum(a for _, a in ageing.values()), 2)}
     report.tables.append(Table("ageing", "Outstanding by days past due", (
-        Column("age", "Past due"), Column("invoices", "Invoices", INT), Column("outstanding", "Outstanding (EUR)", AMOUNT)),
-        age_rows, total=age_total, note=f"Submitted invoices with an outstanding amount as of {ctx.now:%Y-%m-%d %H:%M}; "
+        Column("age", "Past due"), Column("invoices", "Invoices", INT),
+        Column("outstanding", "Outstanding (EUR)", AMOUNT)),
+        age_rows, total=age_total,
+        note=f"Submitted invoices with an outstanding amount as of {ctx.now:%Y-%m-%d %H:%M}; "
                        f"overdue means due before {ctx.today}."))
 
     ctx.progress("payment retries")

@@ -1,4 +1,4 @@
-"""Operational report: every batch of the period and the days they make up.
+"""Operational report: the days of the period, the batches by status, and every batch.
 
 One statement: the period's batches (batch_date in the window) with their entries counted
 through the child `parent` index. Batch names, dates, types and statuses are the app's
@@ -31,12 +31,6 @@ def build(ctx, report):
                         "status": label(status), "entries": int(entries), "amount": float(amount or 0),
                         "failed_entries": int(failed),
                         "age_hours": round((ctx.now - created).total_seconds() / 3600, 1)})
-    report.tables.append(Table("batches", "Batches", (
-        Column("batch", "Batch"), Column("batch_date", "Date", "date"), Column("type", "Type"),
-        Column("status", "Status"), Column("entries", "Entries", INT), Column("amount", "Amount (EUR)", AMOUNT),
-        Column("failed_entries", "Failed entries", INT), Column("age_hours", "Age (h)", HOURS)),
-        batches, note=f"Batches dated {ctx.current.first} .. {ctx.today}, newest first (cancelled ones left out)."))
-
     per_day = {}
     for b in batches:
         d = per_day.setdefault(b["batch_date"], {"batches": 0, "entries": 0, "failed_entries": 0, "amount": 0.0})
@@ -56,10 +50,18 @@ def build(ctx, report):
 
     statuses = {}
     for b in batches:
-        s = statuses.setdefault(b["status"].rstrip(" ").casefold(), {"status": b["status"], "batches": 0, "amount": 0.0})
+        # one line per status as the collation sees it (case-insensitive, trailing blanks ignored)
+        s = statuses.setdefault(b["status"].rstrip(" ").casefold(),
+                                {"status": b["status"], "batches": 0, "amount": 0.0})
         s["batches"] += 1
         s["amount"] += b["amount"]
     report.tables.append(Table("statuses", "Batches by status", (
         Column("status", "Status"), Column("batches", "Batches", INT), Column("amount", "Amount (EUR)", AMOUNT)),
         sorted(({**s, "amount": round(s["amount"], 2)} for s in statuses.values()),
                key=lambda s: (-s["batches"], s["status"]))))
+    report.tables.append(Table("batches", "Batches", (
+        Column("batch", "Batch"), Column("batch_date", "Date", "date"), Column("type", "Type"),
+        Column("status", "Status"), Column("entries", "Entries", INT), Column("amount", "Amount (EUR)", AMOUNT),
+        Column("failed_entries", "Failed entries", INT), Column("age_hours", "Age (h)", HOURS)),
+        batches, note=f"Batches dated {ctx.current.first} .. {ctx.today}, newest first (documents cancelled "
+                      f"in Frappe, docstatus 2, left out)."))
