@@ -14,6 +14,23 @@ EXIT_USAGE = 2
 REPORT_TYPES = ("executive", "operational", "financial", "mandates", "performance", "daily")
 
 
+class UsageError(Exception):
+    """A command line that cannot be carried out as given; main() prints it and exits 2."""
+
+
+def _bounded(kind, low, high):
+    """An argparse type: a number of `kind` between low and high."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {text}")
+        return value
+    return parse
+
+
 def _now(text):
     try:
         return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
@@ -165,7 +182,7 @@ def build_parser():
                                    "share, and a least-squares trend per category.")
     _config_arg(e)
     e.add_argument("--site", help="site name (may be left out when one site is configured)")
-    e.add_argument("--days", type=int, default=7, help="calendar days up to today (default 7)")
+    e.add_argument("--days", type=_bounded(int, 1, 3660), default=7, help="calendar days up to today (default 7)")
     e.add_argument("--now", type=_now, metavar="'YYYY-MM-DD HH:MM:SS'", help="as of this site-local time")
     e.add_argument("--format", choices=["table", "json"], default="table")
     e.set_defaults(func=cmd_errors)
@@ -181,7 +198,8 @@ def build_parser():
     r.add_argument("type", choices=REPORT_TYPES, metavar="TYPE", help=", ".join(REPORT_TYPES))
     _config_arg(r)
     r.add_argument("--site", help="site name (may be left out when one site is configured)")
-    r.add_argument("--days", type=int, default=30, help="the period: the N days before now (default 30)")
+    r.add_argument("--days", type=_bounded(int, 1, 3660), default=30,
+                   help="the period: the N days before now (default 30)")
     r.add_argument("--now", type=_now, metavar="'YYYY-MM-DD HH:MM:SS'", help="as of this site-local time")
     r.add_argument("--format", choices=["md", "json", "csv", "html"], default="md",
                    help="md (default), json, csv (one table: see --table) or html (with SVG charts)")
@@ -190,8 +208,10 @@ def build_parser():
     r.add_argument("--table", help="for csv: the table to write (the report's table names are listed on error)")
     r.add_argument("--mail-to", action="append", metavar="ADDR",
                    help="mail the report (text and HTML) through alerts.email's SMTP server; repeatable")
-    r.add_argument("--runs", type=int, default=3, help="performance: collections to take the median of (default 3)")
-    r.add_argument("--timeout", type=float, default=300, help="seconds the report's statements may take (default 300)")
+    r.add_argument("--runs", type=_bounded(int, 1, 100), default=3,
+                   help="performance: collections to take the median of (default 3)")
+    r.add_argument("--timeout", type=_bounded(float, 1, 86400), default=300,
+                   help="seconds the report's statements may take (default 300)")
     r.set_defaults(func=cmd_report)
 
     g = sub.add_parser("db-grants", help="print the GRANT statements for a read-only database user",
@@ -244,7 +264,7 @@ def cmd_serve(args):
     from zabbix_sepa.transport.prometheus import serve
     cfg = config.load(args.config)
     if ":" not in args.listen or not args.listen.rpartition(":")[2].isdigit():
-        raise config.ConfigError(cfg.path, None, f"--listen must be address:port, got {args.listen!r}")
+        raise UsageError(f"--listen must be address:port, got {args.listen!r}")
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.WARNING))
     try:
         serve(cfg, args.listen, args.cache)
@@ -316,8 +336,6 @@ def cmd_errors(args):
     from zabbix_sepa.reports.errors import analyse, table
     cfg = config.load(args.config)
     site = cfg.site(args.site)
-    if not 1 <= args.days <= 3660:
-        raise config.ConfigError(cfg.path, None, f"--days must be between 1 and 3660, got {args.days}")
     try:
         db = Database(site.database, time.monotonic() + max(site.collect_timeout, 60))
         try:
@@ -352,12 +370,8 @@ def cmd_report(args):
     from zabbix_sepa.reports.render import render
     cfg = config.load(args.config)
     site = cfg.site(args.site)
-    for name, value, low, high in (("--days", args.days, 1, 3660), ("--runs", args.runs, 1, 100),
-                                   ("--timeout", args.timeout, 1, 86400)):
-        if not low <= value <= high:
-            raise config.ConfigError(cfg.path, None, f"{name} must be between {low} and {high}, got {value:g}")
     if args.table and args.format != "csv":
-        raise config.ConfigError(cfg.path, None, "--table is for --format csv")
+        raise UsageError("--table is for --format csv")
     now = args.now or site_now(site.timezone)
     alerts = None
     if args.type == "executive" and cfg.api is not None:
@@ -380,8 +394,7 @@ def cmd_report(args):
         return 1
     names = [t.name for t in report.tables]
     if args.table and args.table not in names:
-        raise config.ConfigError(cfg.path, None, f"the {args.type} report has no table {args.table!r} "
-                                                 f"(it has: {', '.join(names)})")
+        raise UsageError(f"the {args.type} report has no table {args.table!r} (it has: {', '.join(names)})")
 
     if args.mail_to:
         from zabbix_sepa.reports.mail import send
@@ -411,9 +424,8 @@ def cmd_report(args):
                 print(path)
             return 0
         else:
-            raise config.ConfigError(cfg.path, None, f"the {args.type} report has {len(names)} tables "
-                                     f"({', '.join(names)}): choose one with --table NAME, or give --output "
-                                     f"FILE to write one FILE-NAME.csv per table")
+            raise UsageError(f"the {args.type} report has {len(names)} tables ({', '.join(names)}): choose one "
+                             f"with --table NAME, or give --output FILE to write one FILE-NAME.csv per table")
     text = render(report, args.format, args.table)
     if args.output:
         return 0 if _write(args.output, text) else 1
@@ -459,7 +471,7 @@ def main(argv=None):
     logging.basicConfig(level=level, format="zabbix-sepa: %(levelname)s: %(message)s")
     try:
         return args.func(args)
-    except config.ConfigError as exc:
+    except (config.ConfigError, UsageError) as exc:
         print(f"zabbix-sepa: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
