@@ -3,7 +3,7 @@ scheduler failures. Windows are fixed (24 hours, 7 days before N); `--days` does
 import datetime as dt
 
 from zabbix_sepa.reports.errors import CODE_PATH, HOTSPOTS_SQL
-from zabbix_sepa.reports.model import INT, Column, Table, label
+from zabbix_sepa.reports.model import AMOUNT, INT, Column, Table, label
 
 TITLE = "Verenigingen daily report"
 
@@ -37,7 +37,7 @@ def build(ctx, report):
         note="Methods that are not code paths (free-text titles may name people) are counted on one line."))
     ctx.progress("batches")
     report.tables.append(Table("batches", "Direct debit batches modified in the last 7 days", (
-        Column("status", "Status"), Column("batches", "Batches", INT), Column("amount", "Amount (EUR)", "amount")),
+        Column("status", "Status"), Column("batches", "Batches", INT), Column("amount", "Amount (EUR)", AMOUNT)),
         [{"status": label(s), "batches": int(n), "amount": round(float(a), 2)}
          for s, n, a in ctx.db.rows(BATCH_STATUS_SQL, params)]))
     ctx.progress("scheduler")

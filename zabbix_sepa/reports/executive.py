@@ -6,8 +6,8 @@ overdue, active members and mandates) exist only as of N: the database keeps no 
 them, so their previous value is n/a, not a guess.
 """
 from zabbix_sepa.groups.batches import FAILED, FINISHED
-from zabbix_sepa.reports.model import (AMOUNT, INT, NUM, PCT, Chart, Column, Table, bucket_of, buckets, change,
-                                       direction, percent)
+from zabbix_sepa.reports.model import (AMOUNT, HOURS, INT, NUM, PCT, Chart, Column, Table, bucket_of, buckets, change,
+                                       collation_key, direction, percent)
 
 TITLE = "SEPA executive summary"
 
@@ -66,13 +66,8 @@ SELECT
 """
 
 
-def _fold(status):
-    """Statuses compare as the site's collation does (case-insensitive, trailing blanks ignored)."""
-    return (status or "").rstrip(" ").casefold()
-
-
 def _is(status, names):
-    return _fold(status) in {_fold(n) for n in names}
+    return collation_key(status) in {collation_key(n) for n in names}
 
 
 def batch_kpis(rows, first):
@@ -193,6 +188,6 @@ def alerts_table(stats):
                  "mttr_hours": None if total["mttr_seconds"] is None else round(total["mttr_seconds"] / 3600, 2)})
     return Table("alerts", "Alerts (Zabbix)", (
         Column("severity", "Severity"), Column("problems", "Problems", INT), Column("resolved", "Resolved", INT),
-        Column("open", "Still open", INT), Column("mttr_hours", "Mean time to resolve (h)", "hours")),
+        Column("open", "Still open", INT), Column("mttr_hours", "Mean time to resolve (h)", HOURS)),
         rows, note=f"Problems that began in the period on host {stats['host']}; mean time to resolve over "
                    f"the resolved ones.")

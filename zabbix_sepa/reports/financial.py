@@ -51,8 +51,8 @@ GROUP BY r.status ORDER BY 2 DESC, 1
 def build(ctx, report):
     params = ctx.params()
     ctx.progress("invoices of the period")
-    periods = {label: {"period": label, "invoices": 0, "invoiced": 0.0, "paid": 0.0, "collected": 0.0}
-               for label in buckets(ctx.current.first, ctx.today, ctx.days)}
+    periods = {name: {"period": name, "invoices": 0, "invoiced": 0.0, "paid": 0.0, "collected": 0.0}
+               for name in buckets(ctx.current.first, ctx.today, ctx.days)}
     for day, n, gross, paid in ctx.db.rows(INVOICED_SQL, params):
         p = periods[bucket_of(day, ctx.days)]
         p["invoices"] += int(n)
@@ -88,7 +88,7 @@ def build(ctx, report):
         Column("outstanding", "Outstanding (EUR)", AMOUNT)),
         age_rows, total=age_total,
         note=f"Submitted invoices with an outstanding amount as of {ctx.now:%Y-%m-%d %H:%M}; "
-                       f"overdue means due before {ctx.today}."))
+             f"overdue means due before {ctx.today}."))
 
     ctx.progress("payment retries")
     present, _, _ = ctx.db.inspect((RETRY,))

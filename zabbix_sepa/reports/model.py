@@ -107,6 +107,11 @@ def direction(current, previous):
     return "up" if current > previous else "down"
 
 
+def collation_key(value):
+    """A status as the site's collation compares it: case-insensitive, trailing blanks ignored."""
+    return (value or "").rstrip(" ").casefold()
+
+
 def label(value):
     """A status or type as a table shows it: NULL and blanks are named, not left empty."""
     if value is None:

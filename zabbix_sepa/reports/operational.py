@@ -6,7 +6,7 @@ own codes; descriptions (free text that may name a person) are never read.
 """
 import datetime as dt
 
-from zabbix_sepa.reports.model import AMOUNT, HOURS, INT, Chart, Column, Table, label
+from zabbix_sepa.reports.model import AMOUNT, DATE, HOURS, INT, Chart, Column, Table, collation_key, label
 
 TITLE = "SEPA operational report"
 
@@ -44,15 +44,13 @@ def build(ctx, report):
         days.append({"day": day.isoformat(), **v, "amount": round(v["amount"], 2)})
         day += dt.timedelta(days=1)
     report.tables.append(Table("days", "Per day", (
-        Column("day", "Day", "date"), Column("batches", "Batches", INT), Column("entries", "Entries", INT),
+        Column("day", "Day", DATE), Column("batches", "Batches", INT), Column("entries", "Entries", INT),
         Column("failed_entries", "Failed entries", INT), Column("amount", "Amount (EUR)", AMOUNT)),
         days, chart=Chart("bar", "day", ("entries", "failed_entries"))))
 
     statuses = {}
     for b in batches:
-        # one line per status as the collation sees it (case-insensitive, trailing blanks ignored)
-        s = statuses.setdefault(b["status"].rstrip(" ").casefold(),
-                                {"status": b["status"], "batches": 0, "amount": 0.0})
+        s = statuses.setdefault(collation_key(b["status"]), {"status": b["status"], "batches": 0, "amount": 0.0})
         s["batches"] += 1
         s["amount"] += b["amount"]
     report.tables.append(Table("statuses", "Batches by status", (
@@ -60,7 +58,7 @@ def build(ctx, report):
         sorted(({**s, "amount": round(s["amount"], 2)} for s in statuses.values()),
                key=lambda s: (-s["batches"], s["status"]))))
     report.tables.append(Table("batches", "Batches", (
-        Column("batch", "Batch"), Column("batch_date", "Date", "date"), Column("type", "Type"),
+        Column("batch", "Batch"), Column("batch_date", "Date", DATE), Column("type", "Type"),
         Column("status", "Status"), Column("entries", "Entries", INT), Column("amount", "Amount (EUR)", AMOUNT),
         Column("failed_entries", "Failed entries", INT), Column("age_hours", "Age (h)", HOURS)),
         batches, note=f"Batches dated {ctx.current.first} .. {ctx.today}, newest first (documents cancelled "

@@ -6,16 +6,13 @@ from html import escape
 
 from zabbix_sepa import __version__
 from zabbix_sepa.reports import svg
-from zabbix_sepa.reports.model import AMOUNT, HOURS, INT, MS, NUM, PCT
-
-FORMATS = ("md", "json", "csv", "html")
-
+from zabbix_sepa.reports.model import AMOUNT, DATE, HOURS, INT, MS, NUM, PCT, TEXT
 
 def cell(value, kind):
     """A value as people read it (Markdown, HTML): amounts and rates with two decimals."""
     if value is None:
         return "n/a"
-    if kind in (AMOUNT, PCT) and isinstance(value, (int, float)) or isinstance(value, float) and kind == NUM:
+    if (kind in (AMOUNT, PCT) and isinstance(value, (int, float))) or (kind == NUM and isinstance(value, float)):
         return f"{value:,.2f}"
     if kind in (HOURS, MS) and isinstance(value, (int, float)):
         return f"{value:,.1f}"
@@ -59,7 +56,7 @@ def to_markdown(report):
             out += ["(none)", ""]
             continue
         out.append("| " + " | ".join(c.heading for c in t.columns) + " |")
-        out.append("|" + "|".join("---:" if c.kind not in ("text", "date") else "---" for c in t.columns) + "|")
+        out.append("|" + "|".join("---:" if c.kind not in (TEXT, DATE) else "---" for c in t.columns) + "|")
         for row in _with_total(t):
             out.append("| " + " | ".join(cell(row.get(c.key), c.kind).replace("|", "\\|")
                                          for c in t.columns) + " |")
@@ -110,7 +107,7 @@ def to_html(report):
                    + "</tr></thead><tbody>")
         for row in _with_total(t):
             out.append("<tr>" + "".join(
-                f'<td{"" if c.kind in ("text", "date") else " class=n"}>{e(cell(row.get(c.key), c.kind))}</td>'
+                f'<td{"" if c.kind in (TEXT, DATE) else " class=n"}>{e(cell(row.get(c.key), c.kind))}</td>'
                 for c in t.columns) + "</tr>")
         out.append("</tbody></table>")
     if report.notes:
