@@ -1,44 +1,68 @@
 #!/usr/bin/env bash
-# A real Zabbix 6.0 server, agent and frontend API on 127.0.0.1, without systemd,
-# from Debian's packages, for the tests, the benchmarks and the demo.
-#   stack/zabbix.sh up        MariaDB first (stack/mariadb.sh), install what is missing,
-#                             load the schema once, start what is not running
+# Real Zabbix servers, agents and frontend APIs on 127.0.0.1, without systemd, from
+# Debian's packages, for the tests, the benchmarks and the demo. Two majors side by side:
+#   7.0 LTS (default; bookworm-backports)  server 10051, agent 10050, frontend 8080
+#   6.0 LTS (bookworm)                     server 10061, agent 10060, frontend 8060
+# Choose with ZABBIX_VERSION=7.0|6.0 or --version 7.0|6.0|all before the command.
+#   stack/zabbix.sh up        MariaDB first (stack/mariadb.sh), fetch the version's packages,
+#                             load its schema once, start what is not running
 #   stack/zabbix.sh down      stop what this script started (not what it found running)
 #   stack/zabbix.sh status    one line per component and the useful facts; exit 0 when all answer
 #   stack/zabbix.sh reload    reload the server's configuration cache now
-#   stack/zabbix.sh env       the facts as shell assignments (also in $STATE/zabbix/stack.env)
+#   stack/zabbix.sh env       the facts as shell assignments (also in $STATE/zabbix-V/stack.env)
 #   stack/zabbix.sh stop-server | start-server    (tests of "server down")
 #   stack/zabbix.sh restart-agent                 (after changing UserParameters)
-# Idempotent and quick (well under a second) when everything is up. Our configs, logs,
-# pid files, PSK and facts live in $STATE/zabbix; the only file written outside it is the
-# frontend's /etc/zabbix/zabbix.conf.php (where Debian's frontend reads it), and only
-# when it is missing or differs. /etc/zabbix/zabbix_server.conf and the agent's are not
-# touched.
+# The packages are not installed: `apt-get download` + `dpkg-deb -x` put each version in a
+# private root ($STATE/zabbix-V/root; the frontend patched to read its config from there),
+# so both majors coexist and the machine's own Zabbix packages and /etc/zabbix, if any, are
+# never touched. Only their libraries, PHP and the `zabbix` system user are installed.
+# Each version has its own database (zsepa_zabbix70, zsepa_zabbix60), ports, configs, logs,
+# pid files, PSK and facts in $STATE/zabbix-V. Idempotent and quick when everything is up.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 STATE=${ZABBIX_SEPA_STACK_STATE:-/var/tmp/zabbix-sepa-stack}
-Z="$STATE/zabbix"
+VERSIONS=(7.0 6.0)
+VERSION=${ZABBIX_VERSION:-7.0}
+if [ "${1:-}" = --version ]; then VERSION=${2:-}; shift 2 || true; fi
+if [ "$VERSION" = all ]; then       # each version in turn; the exit code is the worst one
+    rc=0
+    for v in "${VERSIONS[@]}"; do ZABBIX_VERSION=$v "$0" "$@" || rc=$?; done
+    exit $rc
+fi
+case $VERSION in
+    7.0) SUITE=bookworm-backports; PORTS=(10051 10050 8080)
+         ZABBIX_PACKAGES=(zabbix-server-mysql zabbix-agent zabbix-sender zabbix-frontend-php) ;;
+    6.0) SUITE=bookworm; PORTS=(10061 10060 8060)
+         ZABBIX_PACKAGES=(zabbix-server-mysql zabbix-agent zabbix-frontend-php) ;;
+    *) echo "zabbix.sh: unknown Zabbix version '$VERSION' (ZABBIX_VERSION or --version): choose 7.0, 6.0 or all" >&2
+       exit 2 ;;
+esac
+Z="$STATE/zabbix-$VERSION"
+ROOT="$Z/root"                     # the version's packages, unpacked
 SOCKET=${MARIADB_SOCKET:-/run/mysqld/mysqld.sock}
-SERVER_PORT=${ZABBIX_SERVER_PORT:-10051}
-AGENT_PORT=${ZABBIX_AGENT_PORT:-10050}
-WEB_PORT=${ZABBIX_WEB_PORT:-8080}
+SERVER_PORT=${ZABBIX_SERVER_PORT:-${PORTS[0]}}
+AGENT_PORT=${ZABBIX_AGENT_PORT:-${PORTS[1]}}
+WEB_PORT=${ZABBIX_WEB_PORT:-${PORTS[2]}}
 AGENT_HOSTNAME=zabbix-sepa-test
 PSK_IDENTITY=zabbix-sepa-stack
-DB=${ZABBIX_DB:-zabbix} DB_USER=zabbix DB_PASSWORD=zabbix-sepa-stack
+DB=${ZABBIX_DB:-zsepa_zabbix${VERSION/./}} DB_USER=zabbix DB_PASSWORD=zabbix-sepa-stack
 MARKER=zsepa_stack_loaded          # table made in $DB after a complete load
-SCHEMA_DIR=/usr/share/zabbix-server-mysql
-WEB_ROOT=/usr/share/zabbix
+SCHEMA_DIR="$ROOT/usr/share/zabbix-server-mysql"
+WEB_ROOT="$ROOT/usr/share/zabbix"
+SERVER_BIN="$ROOT/usr/sbin/zabbix_server" AGENT_BIN="$ROOT/usr/sbin/zabbix_agentd"
+SENDER_BIN="$ROOT/usr/bin/zabbix_sender" GET_BIN="$ROOT/usr/bin/zabbix_get"
 API="http://127.0.0.1:$WEB_PORT/api_jsonrpc.php"
 SERVER_CONF="$Z/zabbix_server.conf" AGENT_CONF="$Z/zabbix_agentd.conf"
 SERVER_PID="$Z/zabbix_server.pid" AGENT_PID="$Z/zabbix_agentd.pid" WEB_PID="$Z/php.pid"
 AGENT_INCLUDE="$Z/agent.d"
 PSK_FILE="$Z/psk"
 FACTS="$Z/stack.env"
-FRONTEND_CONF=/etc/zabbix/zabbix.conf.php
+FRONTEND_CONF="$Z/zabbix.conf.php"
 # php8.2-cgi by name keeps apt from pulling in Apache for the frontend's php dependency
-PACKAGES=(zabbix-server-mysql zabbix-agent zabbix-frontend-php php8.2-cgi php-cli php-mysql
-          php-gd php-bcmath php-mbstring php-xml php-ldap curl openssl)
+PHP_PACKAGES=(php8.2-cgi php-cli php-mysql php-gd php-bcmath php-mbstring php-xml php-ldap
+              fonts-dejavu-core curl openssl)
+APT_DIR="$STATE/apt"               # our own apt lists for `apt-get download` (not the machine's)
 
 log() { printf 'zabbix.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -58,7 +82,7 @@ api_version() {
         -d '{"jsonrpc":"2.0","method":"apiinfo.version","params":{},"id":1}' "$API" 2>/dev/null \
         | sed -n 's/.*"result":"\([^"]*\)".*/\1/p' || true
 }
-api_answers() { [[ $(api_version) == 6.0.* ]]; }
+api_answers() { [[ $(api_version) == "$VERSION".* ]]; }
 
 # put FILE MODE CONTENT: (re)write FILE atomically when its content differs; status 0 when written
 put() {
@@ -72,30 +96,94 @@ put() {
 
 # -- packages -------------------------------------------------------------------------------
 
-install_packages() {
+# The Debian mirror the machine uses (deb.debian.org when none is configured).
+debian_mirror() {
+    local m=${ZABBIX_SEPA_DEBIAN_MIRROR:-}
+    [ -n "$m" ] || m=$(grep -hoE '(https?|file):/[^ ]*/debian/?( |$)' /etc/apt/sources.list \
+                           /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
+                       | head -n 1 | tr -d ' ' || true)
+    echo "${m:-http://deb.debian.org/debian}"
+}
+
+# apt-get with our own sources (bookworm and bookworm-backports) and lists under $APT_DIR
+private_apt() {
+    apt-get -q -o Dir::Etc::sourcelist="$APT_DIR/sources.list" -o Dir::Etc::sourceparts=/nonexistent \
+        -o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache" \
+        -o APT::Sandbox::User=root "$@"
+}
+
+# system_install PKG...: install with the machine's apt what dpkg does not have yet
+system_install() {
     local installed missing=() unavailable=() p cand
     # dpkg-query exits 1 when a package is unknown to dpkg (a fresh machine): not an error here
-    installed=$({ dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PACKAGES[@]}" 2>/dev/null || true; } \
+    installed=$({ dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "$@" 2>/dev/null || true; } \
                 | awk '$1 == "ii" {print $2}')
-    for p in "${PACKAGES[@]}"; do grep -qx -- "$p" <<<"$installed" || missing+=("$p"); done
+    for p in "$@"; do grep -qx -- "$p" <<<"$installed" || missing+=("$p"); done
     [ ${#missing[@]} = 0 ] && return 0
-    [ "$(id -u)" = 0 ] || die "missing packages (${missing[*]}) and I am not root"
     log "installing ${missing[*]} (Debian packages)"
-    apt-get update -qq >"$STATE/zabbix-apt.log" 2>&1 || log "apt-get update failed (see $STATE/zabbix-apt.log); trying the lists I have"
+    apt-get update -qq >>"$STATE/zabbix-apt.log" 2>&1 || log "apt-get update failed (see $STATE/zabbix-apt.log); trying the lists I have"
     for p in "${missing[@]}"; do
         cand=$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')
         [ -n "$cand" ] && [ "$cand" != "(none)" ] || unavailable+=("$p")
     done
-    if [ ${#unavailable[@]} -gt 0 ]; then
-        die "not installable from the configured apt sources (apt-cache policy: no candidate): ${unavailable[*]}." \
-            "Zabbix 6.0 is in Debian 12 (bookworm) main; elsewhere add repo.zabbix.com's 6.0 repository."
-    fi
+    [ ${#unavailable[@]} = 0 ] || die "not installable from the configured apt sources: ${unavailable[*]} (Debian 12 has them all)"
     # package scripts must not start services: we start them ourselves
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
         >>"$STATE/zabbix-apt.log" 2>&1 || { tail -n 20 "$STATE/zabbix-apt.log" >&2; die "apt-get install failed"; }
+}
+
+# library_depends DEB...: the lib* packages the debs depend on (first of each alternative)
+library_depends() {
+    local deb
+    for deb in "$@"; do dpkg-deb -f "$deb" Depends; done | tr ',' '\n' \
+        | sed -E 's/\|.*//; s/\(.*\)//; s/[[:space:]]//g' | grep -E '^(lib|zlib)' | sort -u
+}
+
+# The version's packages unpacked into $ROOT, their libraries and PHP installed, user zabbix.
+install_root() {
+    local mirror debs tmp p v
+    if [ -f "$ROOT/.complete" ] && [ -x "$SERVER_BIN" ]; then return 0; fi
+    [ "$(id -u)" = 0 ] || die "Zabbix $VERSION is not unpacked in $ROOT yet and I am not root"
+    mirror=$(debian_mirror)
+    mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
+    printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+        "$mirror" bookworm "$mirror" bookworm-backports > "$APT_DIR/sources.list"
+    log "fetching Zabbix $VERSION packages from $mirror $SUITE (apt-get download, not installed)"
+    private_apt update -qq >>"$STATE/zabbix-apt.log" 2>&1 \
+        || { tail -n 5 "$STATE/zabbix-apt.log" >&2; die "apt-get update of $mirror bookworm/bookworm-backports failed (see $STATE/zabbix-apt.log)"; }
+    debs=$(mktemp -d "$STATE/debs.XXXXXX")
+    (cd "$debs" && private_apt download "${ZABBIX_PACKAGES[@]/%//$SUITE}") >>"$STATE/zabbix-apt.log" 2>&1 \
+        || { tail -n 5 "$STATE/zabbix-apt.log" >&2; rm -rf "$debs"; die "apt-get download of Zabbix $VERSION from $SUITE failed"; }
+    for p in "$debs"/*.deb; do
+        v=$(dpkg-deb -f "$p" Version)
+        [[ $v == 1:"$VERSION".* ]] || { rm -rf "$debs"; die "$(basename "$p") is version $v, not Zabbix $VERSION"; }
+    done
+    getent group zabbix >/dev/null || groupadd --system zabbix
+    getent passwd zabbix >/dev/null || useradd --system -g zabbix -d /nonexistent -s /usr/sbin/nologin zabbix
+    # shellcheck disable=SC2046
+    system_install "${PHP_PACKAGES[@]}" $(library_depends "$debs"/zabbix-server-mysql_*.deb "$debs"/zabbix-agent_*.deb)
+    tmp="$ROOT.new"; rm -rf "$tmp"; mkdir -p "$tmp"
+    for p in "$debs"/*.deb; do dpkg-deb -x "$p" "$tmp"; done
+    patch_frontend "$tmp"
+    for p in "$debs"/*.deb; do dpkg-deb -W --showformat='${Package} ${Version}\n' "$p"; done > "$tmp/.complete"
+    rm -rf "$ROOT" "$debs"; mv "$tmp" "$ROOT"
+    log "Zabbix $VERSION unpacked in $ROOT: $(paste -sd, "$ROOT/.complete")"
+}
+
+# The Debian frontend reads /etc/zabbix/zabbix.conf.php (hard wired): ours reads $FRONTEND_CONF.
+# Its font links are relative to /usr/share and local/app links into /var/lib/zabbix.
+patch_frontend() {
+    local web="$1/usr/share/zabbix"
+    sed -i "s#'/etc/zabbix/zabbix.conf.php'#'$FRONTEND_CONF'#" "$web/include/classes/core/CConfigFile.php"
+    grep -qF "'$FRONTEND_CONF'" "$web/include/classes/core/CConfigFile.php" \
+        || die "could not point the $VERSION frontend at $FRONTEND_CONF (CConfigFile.php changed?)"
+    mkdir -p "$1/usr/share/fonts/truetype/dejavu"
+    ln -sfn /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "$1/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    rm -f "$web/local/app/controllers" "$web/local/app/views"
+    mkdir -p "$web/local/app/controllers" "$web/local/app/views"
 }
 
 # -- database -------------------------------------------------------------------------------
@@ -123,12 +211,14 @@ database() {
         log "database $DB holds an incomplete load ($tables tables, no users): dropping it"
         sql -e "DROP DATABASE \`$DB\`"
     fi
-    log "creating database $DB and loading the Zabbix schema (about 20 s, once)"
+    log "creating database $DB and loading the Zabbix $VERSION schema (about 20 s, once)"
     sql -e "CREATE DATABASE IF NOT EXISTS \`$DB\`; ALTER DATABASE \`$DB\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
     ensure_db_user
     zcat "$SCHEMA_DIR/schema.sql.gz" | sql "$DB"
     # images and data in one transaction (data.sql brings its own START TRANSACTION/COMMIT)
     { echo "SET autocommit=0;"; zcat "$SCHEMA_DIR/images.sql.gz" "$SCHEMA_DIR/data.sql.gz"; echo "COMMIT;"; } | sql "$DB"
+    # the stock "Zabbix server" host polls 127.0.0.1:10050, which may be another version's agent
+    sql "$DB" -e "UPDATE hosts SET status=1 WHERE host='Zabbix server'"
     sql "$DB" -e "CREATE TABLE $MARKER (loaded_at DATETIME); INSERT INTO $MARKER VALUES (NOW())"
     log "schema loaded"
 }
@@ -182,6 +272,16 @@ Timeout=4
 AlertScriptsPath=$Z/alertscripts
 ExternalScripts=$Z/externalscripts
 EOF
+    # 7.0 starts more processes by default and would look for software updates on the internet
+    if [ "$VERSION" != 6.0 ]; then cat <<EOF
+AllowSoftwareUpdateCheck=0
+StartAgentPollers=1
+StartHTTPAgentPollers=1
+StartSNMPPollers=1
+StartBrowserPollers=1
+StartODBCPollers=1
+EOF
+    fi
 }
 
 agent_conf() { cat <<EOF
@@ -254,6 +354,13 @@ ZABBIX_AGENT_INCLUDE_DIR=$AGENT_INCLUDE
 ZABBIX_SERVER_LOG=$Z/zabbix_server.log
 ZABBIX_AGENT_LOG=$Z/zabbix_agentd.log
 ZABBIX_DB=$DB
+ZABBIX_VERSION=$VERSION
+ZABBIX_ROOT=$ROOT
+ZABBIX_SERVER_BIN=$SERVER_BIN
+ZABBIX_AGENTD_BIN=$AGENT_BIN
+ZABBIX_SENDER=$SENDER_BIN
+ZABBIX_GET=$GET_BIN
+ZABBIX_WEB_URL=http://127.0.0.1:$WEB_PORT/
 EOF
 }
 
@@ -272,8 +379,7 @@ configs() {
     if put "$SERVER_CONF" 640 "$(server_conf)"; then SERVER_CONF_CHANGED=1; fi
     chgrp zabbix "$SERVER_CONF"
     if put "$AGENT_CONF" 644 "$(agent_conf)"; then AGENT_CONF_CHANGED=1; fi
-    mkdir -p "$(dirname "$FRONTEND_CONF")"
-    if put "$FRONTEND_CONF" 644 "$(frontend_conf)"; then log "wrote $FRONTEND_CONF"; fi
+    put "$FRONTEND_CONF" 644 "$(frontend_conf)" || true
     put "$FACTS" 644 "$(facts)" || true
 }
 
@@ -302,10 +408,10 @@ start_server() {
     fi
     port_open "$SERVER_PORT" && die "something else listens on 127.0.0.1:$SERVER_PORT (not the zabbix_server of $SERVER_PID)"
     check_db_login
-    log "starting zabbix_server on 127.0.0.1:$SERVER_PORT"
+    log "starting zabbix_server $VERSION on 127.0.0.1:$SERVER_PORT"
     : > "$Z/zabbix_server.log"; chown zabbix:zabbix "$Z/zabbix_server.log"
     rm -f "$SERVER_PID"
-    zabbix_server -c "$SERVER_CONF" || die "zabbix_server -c $SERVER_CONF failed"
+    "$SERVER_BIN" -c "$SERVER_CONF" || die "$SERVER_BIN -c $SERVER_CONF failed"
     touch "$Z/started.server"
     # it forks before it checks the database: its exit code says nothing
     for i in $(seq 1 600); do
@@ -329,10 +435,10 @@ start_agent() {
         stop_pid zabbix_agentd "$AGENT_PID" zabbix_agentd
     fi
     port_open "$AGENT_PORT" && die "something else listens on 127.0.0.1:$AGENT_PORT (not the zabbix_agentd of $AGENT_PID)"
-    log "starting zabbix_agentd on 127.0.0.1:$AGENT_PORT"
+    log "starting zabbix_agentd $VERSION on 127.0.0.1:$AGENT_PORT"
     rm -f "$AGENT_PID"
     # unlike the server, the agent checks its configuration before it forks
-    zabbix_agentd -c "$AGENT_CONF" || { tail -n 5 "$Z/zabbix_agentd.log" >&2 || true; die "zabbix_agentd -c $AGENT_CONF failed"; }
+    "$AGENT_BIN" -c "$AGENT_CONF" || { tail -n 5 "$Z/zabbix_agentd.log" >&2 || true; die "$AGENT_BIN -c $AGENT_CONF failed"; }
     touch "$Z/started.agent"
     for _ in $(seq 1 100); do
         port_open "$AGENT_PORT" && alive "$AGENT_PID" zabbix_agentd && return 0
@@ -365,9 +471,9 @@ stop_web() {
 start_web() {
     api_answers && return 0
     if alive "$WEB_PID" "-S 127.0.0.1:$WEB_PORT"; then log "the frontend runs but its API does not answer: restarting it"; stop_web; fi
-    port_open "$WEB_PORT" && die "something else listens on 127.0.0.1:$WEB_PORT and it is not a Zabbix 6.0 API"
+    port_open "$WEB_PORT" && die "something else listens on 127.0.0.1:$WEB_PORT and it is not a Zabbix $VERSION API"
     [ -f "$WEB_ROOT/api_jsonrpc.php" ] || die "$WEB_ROOT/api_jsonrpc.php missing (zabbix-frontend-php)"
-    log "starting the frontend (php -S) on 127.0.0.1:$WEB_PORT"
+    log "starting the $VERSION frontend (php -S) on 127.0.0.1:$WEB_PORT"
     PHP_CLI_SERVER_WORKERS=4 setsid php -d memory_limit=256M -d post_max_size=32M \
         -d upload_max_filesize=16M -d max_execution_time=300 -d max_input_time=300 \
         -S "127.0.0.1:$WEB_PORT" -t "$WEB_ROOT" </dev/null >"$Z/php.log" 2>&1 &
@@ -399,14 +505,14 @@ up() {
     [ "$(id -u)" = 0 ] || die "run me as root"
     "$HERE/mariadb.sh" up
     mkdir -p "$STATE"
-    install_packages
+    install_root
     frontend_locale
     database
     configs
     start_server
     start_agent
     start_web
-    log "up: server 127.0.0.1:$SERVER_PORT, agent 127.0.0.1:$AGENT_PORT, API $API (Admin/zabbix); facts in $FACTS"
+    log "up: Zabbix $VERSION server 127.0.0.1:$SERVER_PORT, agent 127.0.0.1:$AGENT_PORT, API $API (Admin/zabbix); facts in $FACTS"
 }
 
 down() {
@@ -425,6 +531,7 @@ down() {
 status() {
     local rc=0 version
     by() { [ -f "$Z/started.$1" ] && echo ", started by stack/zabbix.sh" || echo ""; }
+    echo "zabbix:   $VERSION ($(paste -sd, "$ROOT/.complete" 2>/dev/null || echo "not unpacked in $ROOT"))"
     if alive "$SERVER_PID" zabbix_server && port_open "$SERVER_PORT"; then
         echo "server:   up   127.0.0.1:$SERVER_PORT pid $(cat "$SERVER_PID")$(by server); conf $SERVER_CONF"
     else echo "server:   down (conf $SERVER_CONF, log $Z/zabbix_server.log)"; rc=1; fi
@@ -432,7 +539,7 @@ status() {
         echo "agent:    up   127.0.0.1:$AGENT_PORT pid $(cat "$AGENT_PID")$(by agent); Hostname $AGENT_HOSTNAME; UserParameters in $AGENT_INCLUDE/*.conf"
     else echo "agent:    down (conf $AGENT_CONF, log $Z/zabbix_agentd.log)"; rc=1; fi
     version=$(api_version)
-    if [[ $version == 6.0.* ]]; then
+    if [[ $version == "$VERSION".* ]]; then
         echo "frontend: up   $API (Zabbix $version, Admin/zabbix)$(by web)"
     else echo "frontend: down ($API)"; rc=1; fi
     echo "psk:      identity $PSK_IDENTITY, file $PSK_FILE"
@@ -447,9 +554,9 @@ case "${1:-up}" in
     env) facts | sed 's/^/export /' ;;
     reload)
         alive "$SERVER_PID" zabbix_server || die "zabbix_server is not running (run: $0 up)"
-        zabbix_server -c "$SERVER_CONF" -R config_cache_reload >/dev/null ;;
+        "$SERVER_BIN" -c "$SERVER_CONF" -R config_cache_reload >/dev/null ;;
     stop-server) stop_pid zabbix_server "$SERVER_PID" zabbix_server ;;
     start-server) start_server ;;
     restart-agent) stop_pid zabbix_agentd "$AGENT_PID" zabbix_agentd; start_agent ;;
-    *) echo "usage: $0 up|down|status|reload|env|stop-server|start-server|restart-agent" >&2; exit 2 ;;
+    *) echo "usage: $0 [--version 7.0|6.0|all] up|down|status|reload|env|stop-server|start-server|restart-agent" >&2; exit 2 ;;
 esac
