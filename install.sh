@@ -2,7 +2,8 @@
 # zabbix-sepa installer.
 #
 #   sudo ./install.sh [options]            production install on this host
-#   sudo ./install.sh --demo               everything on 127.0.0.1, with a demo site (see README)
+#   sudo ./install.sh --demo               everything on 127.0.0.1, with a demo site (see README);
+#                                          Zabbix 7.0 LTS, or 6.0 with --zabbix-version 6.0
 #   sudo ./install.sh --demo --stop        stop what the demo started
 #   sudo ./install.sh --uninstall [--purge]
 #
@@ -63,6 +64,8 @@ while [ $# -gt 0 ]; do
         --uninstall) ACTION=uninstall ;;
         --purge) PURGE=yes ;;
         --demo) ACTION=demo ;;
+        --zabbix-version) ZABBIX_VERSION=${2:?--zabbix-version needs 7.0 or 6.0}; shift
+                          case $ZABBIX_VERSION in 7.0|6.0) ;; *) printf 'install.sh: --zabbix-version %s: choose 7.0 or 6.0\n' "$ZABBIX_VERSION" >&2; exit 2 ;; esac ;;
         --stop) DEMO_STOP=yes ;;
         -h|--help) usage; exit 0 ;;
         *) printf 'install.sh: unknown option %s (see --help)\n' "$1" >&2; exit 2 ;;
@@ -426,17 +429,20 @@ do_uninstall() {
 do_demo() {
     require_root
     if [ "$DEMO_STOP" = yes ]; then
-        "$HERE/stack/zabbix.sh" down
+        "$HERE/stack/zabbix.sh" --version all down
         "$HERE/stack/mariadb.sh" down
         say "demo stopped (its database, config and Zabbix data are kept for the next --demo)"
         return 0
     fi
     [ "$DRY_RUN" = no ] || die "--demo does not support --dry-run"
-    say "== 1/5 MariaDB and Zabbix 6.0 on 127.0.0.1 (Debian packages, no systemd needed)"
-    "$HERE/stack/zabbix.sh" up
-    local agent_conf state
-    state=${ZABBIX_SEPA_STACK_STATE:-/var/tmp/zabbix-sepa-stack}/zabbix
-    agent_conf=$state/zabbix_agentd.conf
+    local version=${ZABBIX_VERSION:-7.0}
+    say "== 1/5 MariaDB and Zabbix $version on 127.0.0.1 (Debian packages, no systemd needed; ZABBIX_VERSION=6.0 for 6.0)"
+    ZABBIX_VERSION=$version "$HERE/stack/zabbix.sh" up
+    local agent_conf
+    # shellcheck disable=SC1090
+    . <(ZABBIX_VERSION=$version "$HERE/stack/zabbix.sh" env)
+    agent_conf=$ZABBIX_AGENT_CONF
+    reload() { ZABBIX_VERSION=$version "$HERE/stack/zabbix.sh" reload >/dev/null 2>&1 || true; }
     if [ -f "$CONFIG" ] && ! grep -q '^# zabbix-sepa demo' "$CONFIG"; then
         die "$CONFIG exists and is not the demo's: the demo never overwrites a real configuration (use a fresh machine, or --config-dir for a real install)"
     fi
@@ -445,25 +451,26 @@ do_demo() {
     ensure_user
     install_package
     ensure_dir "$CONFIG_DIR" 0750 "root:$(config_group)"
-    "$PREFIX/bin/python" -m zabbix_sepa.dataset.demo --config "$CONFIG" --config-group "$(config_group)"
+    "$PREFIX/bin/python" -m zabbix_sepa.dataset.demo --config "$CONFIG" --config-group "$(config_group)" \
+        --server-port "$ZABBIX_SERVER_PORT" --api-url "$ZABBIX_API_URL"
     say "== 3/5 install zabbix-sepa"
     AGENT_CONFIG=$agent_conf
     do_install_quiet
     say "== 4/5 zabbix setup: templates, host, macros, media types, the escalating action"
     runuser -u "$USER_NAME" -- "$BIN_LINK" zabbix setup --config "$CONFIG"
-    zabbix_server -c "$state/zabbix_server.conf" -R config_cache_reload >/dev/null 2>&1 || true
+    reload
     sleep 2         # the server's configuration cache learns the new host
     say "== 5/5 the first collections"
     local i
     for i in 1 2 3; do
         runuser -u "$USER_NAME" -- "$BIN_LINK" send --all --config "$CONFIG" || true
-        zabbix_server -c "$state/zabbix_server.conf" -R config_cache_reload >/dev/null 2>&1 || true
+        reload
         sleep 3
     done
     cat <<EOF
 
 The demo is running.
-  Frontend:   http://127.0.0.1:${ZABBIX_WEB_PORT:-8080}/   login Admin / zabbix
+  Frontend:   $ZABBIX_WEB_URL   (Zabbix $version) login Admin / zabbix
   Problems:   Monitoring > Problems: the demo site "verenigingen-demo" has a failed batch
               (High), a low batch success rate, members paying by SEPA without a mandate
               and a stuck draft batch.

@@ -85,7 +85,7 @@ def replay(workdir, document, n, run):
         if proc.returncode:
             raise SystemExit(f"zabbix-sepa send failed: {proc.stdout}{proc.stderr}")
         began = time.monotonic()
-        proc = subprocess.run(["zabbix_sender", "-z", "127.0.0.1", "-p", str(zabbix.SERVER_PORT), "-T",
+        proc = subprocess.run([zabbix.SENDER, "-z", "127.0.0.1", "-p", str(zabbix.SERVER_PORT), "-T",
                                "-i", input_file], capture_output=True, text=True)
         t_theirs = time.monotonic() - began
         if proc.returncode:

@@ -1,7 +1,8 @@
-"""A real Zabbix 6.0 for the tests: started by stack/zabbix.sh, driven through its API.
+"""A real Zabbix for the tests: started by stack/zabbix.sh, driven through its API.
 
-Hosts made here are named `zsepa-*` and deleted by the tests that made them.
-Standard library only.
+The major is ZABBIX_VERSION (7.0, the default, or 6.0): tests/run.sh runs the Zabbix
+tests once per major. Hosts made here are named `zsepa-*` and deleted by the tests
+that made them. Standard library only.
 """
 import json
 import os
@@ -12,14 +13,19 @@ from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "stack", "zabbix.sh")
-STATE = os.path.join(os.environ.get("ZABBIX_SEPA_STACK_STATE", "/var/tmp/zabbix-sepa-stack"), "zabbix")
-# the same environment overrides as stack/zabbix.sh
-SERVER_PORT = int(os.environ.get("ZABBIX_SERVER_PORT", 10051))
-AGENT_PORT = int(os.environ.get("ZABBIX_AGENT_PORT", 10050))
-WEB_PORT = int(os.environ.get("ZABBIX_WEB_PORT", 8080))
+VERSION = os.environ.get("ZABBIX_VERSION", "7.0")
+MAJOR = tuple(int(part) for part in VERSION.split("."))
+STATE = os.path.join(os.environ.get("ZABBIX_SEPA_STACK_STATE", "/var/tmp/zabbix-sepa-stack"), f"zabbix-{VERSION}")
+# the same defaults and environment overrides as stack/zabbix.sh
+_PORTS = {"7.0": (10051, 10050, 8080), "6.0": (10061, 10060, 8060)}[VERSION]
+SERVER_PORT = int(os.environ.get("ZABBIX_SERVER_PORT", _PORTS[0]))
+AGENT_PORT = int(os.environ.get("ZABBIX_AGENT_PORT", _PORTS[1]))
+WEB_PORT = int(os.environ.get("ZABBIX_WEB_PORT", _PORTS[2]))
 API_URL = f"http://127.0.0.1:{WEB_PORT}/api_jsonrpc.php"
 API_USER, API_PASSWORD = "Admin", "zabbix"
 GROUP = "zabbix-sepa tests"
+SENDER = os.path.join(STATE, "root", "usr", "bin", "zabbix_sender")
+GET = os.path.join(STATE, "root", "usr", "bin", "zabbix_get")
 
 
 @dataclass(frozen=True)
@@ -82,16 +88,18 @@ class ApiError(Exception):
 
 def _call(method, params, token):
     body = {"jsonrpc": "2.0", "method": method, "params": params, "id": 1}
-    if token is not None:
+    headers = {"Content-Type": "application/json-rpc"}
+    if token is not None and MAJOR >= (6, 4):
+        headers["Authorization"] = f"Bearer {token}"     # 7.2+ refuse the `auth` member
+    elif token is not None:
         body["auth"] = token
-    req = urllib.request.Request(API_URL, json.dumps(body).encode(),
-                                 {"Content-Type": "application/json-rpc"})
+    req = urllib.request.Request(API_URL, json.dumps(body).encode(), headers)
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.load(resp)
 
 
 def api(method, params=None, auth=True):
-    """One JSON-RPC call; logs in as Admin on first use (6.0: user.login takes `username`)."""
+    """One JSON-RPC call; logs in as Admin on first use (6.0+: user.login takes `username`)."""
     global _token
     if params is None:
         params = {}
@@ -129,7 +137,7 @@ def start_server():
 
 def sender(host, key, value, psk=None):
     """zabbix_sender's verdict (processed count) for one value; used to probe the config cache."""
-    cmd = ["zabbix_sender", "-z", "127.0.0.1", "-p", str(SERVER_PORT), "-s", host, "-k", key, "-o", value]
+    cmd = [SENDER, "-z", "127.0.0.1", "-p", str(SERVER_PORT), "-s", host, "-k", key, "-o", value]
     if psk:
         identity, psk_file = psk
         cmd += ["--tls-connect", "psk", "--tls-psk-identity", identity, "--tls-psk-file", psk_file]
@@ -197,6 +205,6 @@ def install_userparameters(config_path):
 
 
 def zabbix_get(key, timeout=10):
-    proc = subprocess.run(["zabbix_get", "-s", "127.0.0.1", "-p", str(AGENT_PORT), "-k", key, "-t", str(timeout)],
+    proc = subprocess.run([GET, "-s", "127.0.0.1", "-p", str(AGENT_PORT), "-k", key, "-t", str(timeout)],
                           capture_output=True, text=True)
     return (proc.stdout + proc.stderr).strip()

@@ -28,9 +28,9 @@ CONFIG = """{marker} (written by install.sh --demo; edit or replace it for a rea
 timezone: {timezone}
 zabbix:
   server: 127.0.0.1
-  port: 10051
+  port: {server_port}
   api:
-    url: http://127.0.0.1:{web_port}/api_jsonrpc.php
+    url: {api_url}
     user: Admin
     password_file: {config_dir}/demo-api-password
 spool_dir: /var/spool/zabbix-sepa
@@ -67,6 +67,8 @@ def main(argv=None):
     ap.add_argument("--config", default="/etc/zabbix-sepa/config.yaml")
     ap.add_argument("--config-group", default="zabbix")
     ap.add_argument("--socket", default="/run/mysqld/mysqld.sock")
+    ap.add_argument("--server-port", type=int, default=10051, help="the demo Zabbix server's trapper port")
+    ap.add_argument("--api-url", default="http://127.0.0.1:8080/api_jsonrpc.php", help="the demo frontend's API")
     args = ap.parse_args(argv)
     config_dir = os.path.dirname(args.config)
     admin = pymysql.connect(unix_socket=args.socket, user="root", charset="utf8mb4", autocommit=True)
@@ -110,7 +112,7 @@ def main(argv=None):
         with open(args.config) as fh:
             if not fh.readline().startswith(MARKER):
                 sys.exit(f"demo: {args.config} is not the demo's configuration; not touching it")
-    text = CONFIG.format(marker=MARKER, timezone=timezone, web_port=os.environ.get("ZABBIX_WEB_PORT", "8080"),
+    text = CONFIG.format(marker=MARKER, timezone=timezone, server_port=args.server_port, api_url=args.api_url,
                          config_dir=config_dir, site=SITE, database=DATABASE, user=USER)
     write_secret(args.config, text.rstrip("\n"), args.config_group, user="root")
     print(f"demo: configuration {args.config} (site {SITE})")
