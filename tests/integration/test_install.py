@@ -155,7 +155,7 @@ def test_unwritable_prefix_is_named():
 def test_demo_in_one_command():
     rc, out, err = sh("--demo")
     assert rc == 0, out[-3000:] + err[-3000:]
-    assert "http://127.0.0.1:8080/" in out and "Admin / zabbix" in out
+    assert f"http://127.0.0.1:{zabbix.WEB_PORT}/" in out and "Admin / zabbix" in out
     (host,) = zabbix.api("host.get", {"filter": {"host": ["verenigingen-demo"]}})
     deadline = time.monotonic() + 60
     want = {("SEPA: failed direct debit batches", "4"), ("SEPA: members paying by SEPA without an active mandate", "2"),

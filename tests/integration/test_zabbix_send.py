@@ -154,7 +154,7 @@ def test_psk(tmp_path, zbx, site):
 
         proc = send(bad, N)
         assert proc.returncode == 1, proc.stdout + proc.stderr
-        assert "TLS with PSK to 127.0.0.1:10051 failed" in proc.stderr and "Traceback" not in proc.stderr
+        assert f"TLS with PSK to 127.0.0.1:{zabbix.SERVER_PORT} failed" in proc.stderr and "Traceback" not in proc.stderr
         assert "waiting in spool 1" in proc.stdout
         proc = send(good, N + dt.timedelta(minutes=1))
         assert proc.returncode == 0, proc.stdout + proc.stderr
