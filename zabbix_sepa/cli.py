@@ -12,6 +12,9 @@ from zabbix_sepa import __version__, config
 EXIT_USAGE = 2
 # = zabbix_sepa.reports.TYPES (a unit test keeps them equal; importing it here would load pymysql)
 REPORT_TYPES = ("executive", "operational", "financial", "mandates", "performance", "daily")
+# = zabbix_sepa.zabbix.template.VERSIONS and DEFAULT_VERSION (kept equal by a unit test; that
+# module loads the whole registry)
+TEMPLATE_VERSIONS, TEMPLATE_DEFAULT_VERSION = ("7.0", "6.0"), "7.0"
 
 
 class UsageError(Exception):
@@ -128,13 +131,16 @@ def build_parser():
                    help="pass this --config to every call (default: none, i.e. the default path)")
     u.set_defaults(func=cmd_userparameters)
 
-    t = sub.add_parser("template", help="the Zabbix 6.0 template generated from the registry")
+    t = sub.add_parser("template", help="the Zabbix template generated from the registry")
     tsub = t.add_subparsers(dest="template_command", metavar="ACTION")
     tsub.required = True
-    te = tsub.add_parser("export", help="write the template (YAML, Zabbix 6.0 import format)",
+    te = tsub.add_parser("export", help="write the template (YAML, the import format of a Zabbix major)",
                          description="Render the template that matches this version's metrics: "
-                                     "'trapper' for push (`send`), 'agent' for the UserParameter.")
+                                     "'trapper' for push (`send`), 'agent' for the UserParameter, in the "
+                                     "native export format of the chosen Zabbix major.")
     te.add_argument("--variant", choices=["agent", "trapper"], required=True)
+    te.add_argument("--zabbix-version", choices=TEMPLATE_VERSIONS, default=TEMPLATE_DEFAULT_VERSION,
+                    help=f"the Zabbix major to import it into (default {TEMPLATE_DEFAULT_VERSION})")
     te.add_argument("--output", "-o", help="write to this file instead of stdout")
     te.set_defaults(func=cmd_template_export)
 
@@ -282,7 +288,7 @@ def cmd_userparameters(args):
 
 def cmd_template_export(args):
     from zabbix_sepa.zabbix.template import export
-    text = export(args.variant)
+    text = export(args.variant, args.zabbix_version)
     if not args.output:
         sys.stdout.write(text)
         return 0

@@ -1,7 +1,8 @@
-"""The template dashboard a SEPA admin opens first (6.0 template dashboards
-allow item value, classic graph, graph prototype, plain text, clock and URL
-widgets), and the template graphs it shows. Laid out on 6.0's 24-column grid
-for a 1920x1080 screen."""
+"""The template dashboard a SEPA admin opens first (item value and classic
+graph widgets, which template dashboards allow on both majors), and the
+template graphs it shows. Laid out for a 1920x1080 screen on 6.0's 24-column
+grid; 7.0's grid has 72 columns of a third of the width (rows are the same
+70 px), so there x and width are tripled and the board looks the same."""
 
 # (key, label) of the single values, in reading order: batches, money, mandates, health.
 VALUES = (
@@ -48,7 +49,8 @@ GRAPHS = {
                      ("F63100", "A54F10", "2774A4")),
 }
 
-COLUMNS, VALUE_W, VALUE_H = 24, 4, 2
+COLUMNS, VALUE_W, VALUE_H = 24, 4, 2          # in 6.0 grid units
+GRID_COLUMNS = {"6.0": 24, "7.0": 72}
 
 
 def graphs(render):
@@ -64,29 +66,60 @@ def graphs(render):
 SMALL = {"sepa.collector.status"}
 
 
-def _value(render, key, label, x, y):
-    fields = [{"type": "ITEM", "name": "itemid", "value": {"host": render.name, "key": key}}]
-    if key in SMALL:
-        fields.append({"type": "INTEGER", "name": "value_size", "value": "20"})
-    return {"type": "ITEM", "name": label, "x": str(x), "y": str(y), "width": str(VALUE_W),
-            "height": str(VALUE_H), "fields": fields}
+class _Widgets:
+    """Widgets in the shape of one major. 6.0 names widget types by constants and single
+    fields plainly (`itemid`); 6.4+ name types by module id (`item`, `graph`), number every
+    multi-select value (`itemid.0`), give each widget that broadcasts (the classic graph)
+    a `reference` unique in the dashboard, and export fields sorted by name (so an
+    unchanged import shows no difference)."""
 
+    def __init__(self, render):
+        self.render = render
+        self.v7 = render.v7
+        self.scale = GRID_COLUMNS[render.version] // COLUMNS
+        self.references = 0
 
-def _graph(render, name, x, y, width, height):
-    return {"type": "GRAPH_CLASSIC", "name": name, "x": str(x), "y": str(y), "width": str(width),
-            "height": str(height), "fields": [
-                {"type": "GRAPH", "name": "graphid", "value": {"host": render.name, "name": name}},
-            ]}
+    def _widget(self, kind, name, x, y, width, height, fields):
+        if self.v7:
+            kind = {"ITEM": "item", "GRAPH_CLASSIC": "graph"}[kind]
+            for f in fields:
+                if f["name"] in ("itemid", "graphid"):
+                    f["name"] += ".0"
+            if kind == "graph":
+                fields.append({"type": "STRING", "name": "reference", "value": self._reference()})
+            fields.sort(key=lambda f: f["name"])
+        return {"type": kind, "name": name, "x": str(x * self.scale), "y": str(y),
+                "width": str(width * self.scale), "height": str(height), "fields": fields}
+
+    def _reference(self):
+        """AAAAA, AAAAB, ...: the form Zabbix gives references (five capital letters)."""
+        n, self.references = self.references, self.references + 1
+        letters = ""
+        for _ in range(5):
+            n, r = divmod(n, 26)
+            letters = chr(65 + r) + letters
+        return letters
+
+    def value(self, key, label, x, y):
+        fields = [{"type": "ITEM", "name": "itemid", "value": {"host": self.render.name, "key": key}}]
+        if key in SMALL:
+            fields.append({"type": "INTEGER", "name": "value_size", "value": "20"})
+        return self._widget("ITEM", label, x, y, VALUE_W, VALUE_H, fields)
+
+    def graph(self, name, x, y, width, height):
+        return self._widget("GRAPH_CLASSIC", name, x, y, width, height, [
+            {"type": "GRAPH", "name": "graphid", "value": {"host": self.render.name, "name": name}}])
 
 
 def dashboard(render):
+    w = _Widgets(render)
     per_row = COLUMNS // VALUE_W
-    widgets = [_value(render, key, label, (i % per_row) * VALUE_W, (i // per_row) * VALUE_H)
+    widgets = [w.value(key, label, (i % per_row) * VALUE_W, (i // per_row) * VALUE_H)
                for i, (key, label) in enumerate(VALUES)]
     top = ((len(VALUES) + per_row - 1) // per_row) * VALUE_H
     names = list(GRAPHS)
     for i, name in enumerate(names[:4]):
-        widgets.append(_graph(render, name, (i % 2) * 12, top + (i // 2) * 5, 12, 5))
-    widgets.append(_graph(render, names[4], 0, top + 10, 24, 4))
+        widgets.append(w.graph(name, (i % 2) * 12, top + (i // 2) * 5, 12, 5))
+    widgets.append(w.graph(names[4], 0, top + 10, 24, 4))
     return {"uuid": render.uuid("dashboard", "SEPA overview"), "name": "SEPA overview",
             "pages": [{"widgets": widgets}]}

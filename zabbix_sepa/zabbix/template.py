@@ -1,4 +1,5 @@
-"""The Zabbix 6.0 template, rendered from the registry.
+"""The Zabbix template, rendered from the registry in the native export format
+of a Zabbix major: 7.0 LTS (the default) or 6.0 LTS.
 
 Two variants with one shape: the master item `sepa.collect` (a trapper item,
 or an agent item `sepa.collect[{$SEPA.SITE}]`) carries the whole document;
@@ -6,15 +7,39 @@ every metric is a DEPENDENT item with JSONPath, the three discovery rules
 are DEPENDENT too, and triggers, macros, value maps and the dashboard come
 from the same declarations as the collector. UUIDs are derived from the
 variant and the object's identity, so they are stable across releases and
-a newer template updates an imported one instead of colliding.
+a newer template updates an imported one instead of colliding; they are the
+same in both majors' exports.
+
+What 7.0's format changes (checked against 7.0.9's import validator and
+converters): `template_groups` instead of top-level `groups`; a `vendor`
+block (name, version: free text up to 64 and 32 characters, both or
+neither); a per-item `timeout` for agent items (1s-10m, macros allowed;
+only for polled types, so never on trapper or dependent items); discovery
+rules say what happens to lost entities, which we keep as 6.0 did (enabled
+until `lifetime` deletes them: without it 7.0 disables them at once); and
+the dashboard grid and widget shapes (see dashboard.py).
+
+The 7.0 export is moreover in Zabbix's canonical form, the one its own export
+writes: defaults left out, a trigger on one item nested under that item, and
+the lists it compares by position (macros, widgets, dependencies, LLD macro
+paths, tags) in its order. Then the frontend's import preview
+(configuration.importcompare) shows no change for a template that has not
+changed. The 6.0 export keeps the shape it has always had.
 """
 import hashlib
+import re
 
 import yaml
 
 from zabbix_sepa import __version__, registry
 from zabbix_sepa.registry import FLOAT, INT, STR
 from zabbix_sepa.zabbix.dashboard import dashboard, graphs
+
+VERSIONS = ("7.0", "6.0")
+DEFAULT_VERSION = "7.0"
+VENDOR = "zabbix-sepa"
+AGENT_TIMEOUT_MACRO = "{$SEPA.AGENT.TIMEOUT}"
+AGENT_TIMEOUT = "10s"       # 7.0: the agent master item's timeout; the collector needs collect_timeout
 
 VARIANTS = {
     "agent": {"name": "SEPA by Zabbix agent", "master_key": "sepa.collect[{$SEPA.SITE}]",
@@ -51,6 +76,14 @@ directory, restart the agent, link this template to the host running the
 agent, and set {$SEPA.SITE} to the site's `name` (empty: the only site).
 The agent's Timeout (3 s) must exceed collect_timeout (2.5 s).""",
 }
+# 7.0 sends the item's own timeout to the agent (7.0+), so the 3 s no longer binds.
+HOW_AGENT_70 = """
+Pull mode: install userparameters/zabbix_sepa.conf in the agent's include
+directory, restart the agent, link this template to the host running the
+agent, and set {$SEPA.SITE} to the site's `name` (empty: the only site).
+The item's timeout {$SEPA.AGENT.TIMEOUT} (10s; up to 10m) must exceed
+collect_timeout (2.5 s); a Zabbix agent older than 7.0 uses its own Timeout
+(3 s by default, at most 30 s) instead."""
 
 
 def uuid4_for(*identity):
@@ -61,11 +94,19 @@ def uuid4_for(*identity):
     return b.hex()
 
 
+def _check_version(version):
+    if version not in VERSIONS:
+        raise ValueError(f"unknown Zabbix version {version!r}: supported are {', '.join(VERSIONS)}")
+
+
 class _Render:
-    def __init__(self, variant):
+    def __init__(self, variant, version=DEFAULT_VERSION):
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}: agent or trapper")
+        _check_version(version)
         self.variant = variant
+        self.version = version
+        self.v7 = version != "6.0"       # 7.0's format, which newer majors convert from
         self.v = VARIANTS[variant]
         self.name = self.v["name"]
 
@@ -83,11 +124,15 @@ class _Render:
                 "type": self.v["master_type"], "key": self.v["master_key"]}
         if self.variant == "agent":
             item["delay"] = "1m"
+        elif self.v7:
+            item["delay"] = "0"      # what 7.0 exports for an item without an interval
         item.update({"history": "1d", "trends": "0", "value_type": "TEXT",
                      "description": "The whole metrics document of the site (JSON). Every SEPA item "
                                     "and discovery rule of this template is computed from it. Short "
-                                    "history: the dependent items keep the values.",
-                     "tags": [{"tag": "component", "value": "raw"}]})
+                                    "history: the dependent items keep the values."})
+        if self.variant == "agent" and self.v7:
+            item["timeout"] = AGENT_TIMEOUT_MACRO
+        item["tags"] = [{"tag": "component", "value": "raw"}]
         return item
 
     def dependent(self, uuid_ident, name, key, value_type, path, unit="", description="", tags=(),
@@ -153,7 +198,10 @@ class _Render:
             for d in g.discovery:
                 rule = {"uuid": self.uuid("lld", d.name), "name": f"SEPA: {d.name} discovery",
                         "type": "DEPENDENT", "key": f"sepa.{d.name}.discovery", "delay": "0",
-                        "lifetime": d.lifetime, "description": d.description}
+                        "lifetime": d.lifetime}
+                if self.v7:
+                    rule["enabled_lifetime_type"] = "DISABLE_NEVER"
+                rule["description"] = d.description
                 rule["item_prototypes"] = [self.prototype(d, f, g) for f in d.fields]
                 if d.triggers:
                     rule["trigger_prototypes"] = [self.trigger(t, prototype=True) for t in d.triggers]
@@ -231,6 +279,11 @@ class _Render:
         out += [{"macro": "{$SEPA.SITE}", "value": "",
                 "description": "Agent variant: the site name passed to sepa.collect[] (empty: the only "
                                "configured site)."}] if self.variant == "agent" else []
+        out += [{"macro": AGENT_TIMEOUT_MACRO, "value": AGENT_TIMEOUT,
+                 "description": "Agent variant: timeout of the master item sepa.collect[] (1s to 10m). It "
+                                "must exceed the site's collect_timeout (2.5 s by default); Zabbix agents "
+                                "older than 7.0 use their own Timeout instead."}] \
+            if self.variant == "agent" and self.v7 else []
         out += [{"macro": m.name, "value": m.default, "description":
                  f"{m.description} Config: thresholds.{m.threshold}."} for m in registry.macros()]
         return sorted(out, key=lambda m: m["macro"])
@@ -238,23 +291,142 @@ class _Render:
     # -- the whole export ------------------------------------------------------------
 
     def document(self, build=None):
+        how = HOW_AGENT_70 if self.variant == "agent" and self.v7 else HOW[self.variant]
         template = {
             "uuid": self.uuid("template", self.name), "template": self.name, "name": self.name,
-            "description": DESCRIPTION.format(version=__version__, how=HOW[self.variant]),
+            "description": DESCRIPTION.format(version=__version__, how=how)}
+        if self.v7:
+            template["vendor"] = {"name": VENDOR, "version": __version__}
+        template.update({
             "groups": [{"name": GROUP}],
             "items": self.items(),
             "discovery_rules": self.discovery_rules(),
             "macros": self.macros(build),
             "dashboards": [dashboard(self)],
             "valuemaps": self.valuemaps(),
-        }
-        return {"zabbix_export": {
-            "version": "6.0",
-            "groups": [{"uuid": GROUP_UUID, "name": GROUP}],
+        })
+        groups = "template_groups" if self.v7 else "groups"
+        document = {"zabbix_export": {
+            "version": self.version,
+            groups: [{"uuid": GROUP_UUID, "name": GROUP}],
             "templates": [template],
             "triggers": self.triggers(),
             "graphs": graphs(self),
         }}
+        return _canonical_70(document) if self.v7 else document
+
+
+# -- Zabbix 7.0's canonical form ------------------------------------------------------------------
+
+# Values the 7.0 import schema fills in when a field is left out, so its export leaves them out.
+DEFAULTS_70 = {
+    "item": {"type": "ZABBIX_PASSIVE", "delay": "1m", "history": "31d", "trends": "365d",
+             "value_type": "UNSIGNED", "units": "", "description": ""},
+    "rule": {"type": "ZABBIX_PASSIVE", "delay": "1m", "lifetime_type": "DELETE_AFTER", "lifetime": "7d",
+             "enabled_lifetime_type": "DISABLE_IMMEDIATELY", "description": ""},
+    "trigger": {"recovery_mode": "EXPRESSION", "priority": "NOT_CLASSIFIED", "manual_close": "NO",
+                "opdata": "", "event_name": "", "description": ""},
+    "macro": {"value": "", "type": "TEXT", "description": ""},
+    "widget": {"x": "0", "y": "0", "width": "1", "height": "2", "hide_header": "NO"},
+    "graph_item": {"sortorder": "0", "drawtype": "SINGLE_LINE", "color": "009600", "yaxisside": "LEFT",
+                   "calc_fnc": "AVG", "type": "SIMPLE"},
+    "operation": {"operator": "EQUAL"},
+    "condition": {"operator": "MATCHES_REGEX"},
+    "mapping": {"type": "EQUAL", "value": ""},
+}
+
+
+def _natural(text):
+    """PHP's strnatcasecmp order, which Zabbix sorts with: digit runs by number, case folded."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part.upper())
+            for part in re.split(r"(\d+)", str(text)) if part]
+
+
+def _lean(obj, kind):
+    for key, default in DEFAULTS_70[kind].items():
+        if obj.get(key) == default:
+            del obj[key]
+    return obj
+
+
+def _item_keys_in(trigger, host, keys):
+    text = trigger["expression"] + "\n" + trigger.get("recovery_expression", "")
+    return {k for k in keys if f"/{host}/{k}," in text or f"/{host}/{k})" in text}
+
+
+def _nest(triggers, host, items, field):
+    """Move each trigger on exactly one of `items` under that item (as Zabbix exports it);
+    return the triggers on several items, which stay where they were."""
+    by_key = {i["key"]: i for i in items}
+    rest = []
+    for t in triggers:
+        keys = _item_keys_in(t, host, by_key)
+        if len(keys) == 1:
+            by_key[keys.pop()].setdefault(field, []).append(t)
+        else:
+            rest.append(t)
+    for item in items:
+        if field in item:
+            item[field].sort(key=lambda t: (_natural(t["name"]), t["expression"]))
+    return rest
+
+
+def _lean_trigger(t):
+    if "dependencies" in t:
+        t["dependencies"].sort(key=lambda d: (_natural(d["name"]), d["expression"]))
+    t.get("tags", []).sort(key=lambda g: (_natural(g["tag"]), _natural(g.get("value", ""))))
+    return _lean(t, "trigger")
+
+
+def _lean_item(item):
+    for t in item.get("triggers", []) + item.get("trigger_prototypes", []):
+        _lean_trigger(t)
+    item.get("tags", []).sort(key=lambda g: (_natural(g["tag"]), _natural(g.get("value", ""))))
+    return _lean(item, "item")
+
+
+def _canonical_70(document):
+    export_ = document["zabbix_export"]
+    (template,) = export_["templates"]
+    host = template["template"]
+    top = _nest(export_.pop("triggers", []), host, template["items"], "triggers")
+    if top:
+        export_["triggers"] = [_lean_trigger(t) for t in top]
+    for item in template["items"]:
+        _lean_item(item)
+    for rule in template.get("discovery_rules", []):
+        rest = _nest(rule.pop("trigger_prototypes", []), host, rule["item_prototypes"], "trigger_prototypes")
+        for proto in rule["item_prototypes"]:
+            _lean_item(proto)
+        if rest:       # keep the rule's key order: prototypes sit between the item prototypes and master_item
+            ordered = {}
+            for k, v in rule.items():
+                ordered[k] = v
+                if k == "item_prototypes":
+                    ordered["trigger_prototypes"] = [_lean_trigger(t) for t in rest]
+            rule.clear()
+            rule.update(ordered)
+        rule["lld_macro_paths"].sort(key=lambda m: _natural(m["lld_macro"]))
+        for override in rule.get("overrides", []):
+            for condition in override.get("filter", {}).get("conditions", []):
+                _lean(condition, "condition")
+            for operation in override.get("operations", []):
+                _lean(operation, "operation")
+        _lean(rule, "rule")
+    template["macros"] = [_lean(m, "macro") for m in sorted(template["macros"],
+                                                             key=lambda m: _natural(m["macro"][2:-1]))]
+    for board in template.get("dashboards", []):
+        for page in board["pages"]:
+            page["widgets"].sort(key=lambda w: (_natural(w.get("x", "0")), _natural(w.get("y", "0"))))
+            for widget in page["widgets"]:
+                _lean(widget, "widget")
+    for valuemap in template.get("valuemaps", []):
+        for mapping in valuemap["mappings"]:
+            _lean(mapping, "mapping")
+    for graph in export_.get("graphs", []):
+        for graph_item in graph["graph_items"]:
+            _lean(graph_item, "graph_item")
+    return document
 
 
 class _Dumper(yaml.SafeDumper):
@@ -274,18 +446,20 @@ def _dump(document):
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
 
 
-def build_id(variant):
+def build_id(variant, version=DEFAULT_VERSION):
     """Content hash of the template without its build macro: what `setup` compares."""
-    return hashlib.sha256(_dump(_Render(variant).document()).encode()).hexdigest()[:16]
+    return hashlib.sha256(_dump(_Render(variant, version).document()).encode()).hexdigest()[:16]
 
 
-def render(variant):
-    """The template as a Python structure (Zabbix 6.0 export format), build macro included."""
-    return _Render(variant).document(build_id(variant))
+def render(variant, version=DEFAULT_VERSION):
+    """The template as a Python structure in `version`'s export format, build macro included."""
+    return _Render(variant, version).document(build_id(variant, version))
 
 
-def export(variant):
+def export(variant, version=DEFAULT_VERSION):
     """The template as YAML text, ready for Data collection > Templates > Import."""
-    header = (f"# {VARIANTS[variant]['name']}: Zabbix 6.0 template generated by zabbix-sepa {__version__}\n"
-              f"# (`zabbix-sepa template export --variant {variant}`); do not edit, regenerate.\n")
-    return header + _dump(render(variant))
+    body = _dump(render(variant, version))
+    header = (f"# {VARIANTS[variant]['name']}: Zabbix {version} template generated by zabbix-sepa "
+              f"{__version__}\n# (`zabbix-sepa template export --variant {variant} --zabbix-version "
+              f"{version}`); do not edit, regenerate.\n")
+    return header + body
