@@ -51,11 +51,12 @@ def run(cfg, timeout=5.0):
         out.append((False, f"zabbix server {z.server}:{z.port}: {exc.strerror or exc} (only `send` needs it; "
                            "the agent mode does not)"))
     if cfg.api:
-        from zabbix_sepa.zabbix.setup import Api, SetupError
+        from zabbix_sepa.zabbix.api import Api, ApiError
         try:
-            api = Api(cfg.api)
-            out.append((True, f"zabbix api {cfg.api.url}: Zabbix {api.version}, credentials accepted"))
-        except SetupError as exc:
+            with Api(cfg.api) as api:
+                tested = "" if api.version.tested else " (a version zabbix-sepa is not tested with)"
+                out.append((True, f"zabbix api {cfg.api.url}: Zabbix {api.version}{tested}, credentials accepted"))
+        except ApiError as exc:
             out.append((False, f"zabbix api {cfg.api.url}: {exc}"))
     out.append(_spool(cfg))
     return out

@@ -144,12 +144,13 @@ def build_parser():
     te.add_argument("--output", "-o", help="write to this file instead of stdout")
     te.set_defaults(func=cmd_template_export)
 
-    z = sub.add_parser("zabbix", help="configure a Zabbix 6.0 server through its API")
+    z = sub.add_parser("zabbix", help="configure a Zabbix server (6.0 or 7.0 LTS) through its API")
     zsub = z.add_subparsers(dest="zabbix_command", metavar="ACTION")
     zsub.required = True
     zs = zsub.add_parser(
         "setup", help="import templates; create hosts, macros, user groups, media types and the action",
-        description="Make Zabbix match the configuration: import both templates, host group SEPA, one host "
+        description="Make Zabbix (6.0 or 7.0 LTS; the server's version picks the template format and API "
+                    "parameters) match the configuration: import both templates, host group SEPA, one host "
                     "per site with the template linked and its thresholds as host macros, user groups "
                     "'SEPA admins' and 'SEPA escalation', media types 'SEPA Email' and 'SEPA webhook', and "
                     "the action 'SEPA problems' (step 1 to SEPA admins, step 2 to the webhook if not "
@@ -161,6 +162,8 @@ def build_parser():
                          "of the trapper template")
     zs.add_argument("--agent-address", default="127.0.0.1",
                     help="IP of the agent interface given to new hosts with --agent (default 127.0.0.1)")
+    zs.add_argument("--agent-port", type=int, default=10050,
+                    help="port of that agent interface (default 10050)")
     zs.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
     zs.set_defaults(func=cmd_zabbix_setup)
 
@@ -302,16 +305,18 @@ def cmd_template_export(args):
 
 
 def cmd_zabbix_setup(args):
-    from zabbix_sepa.zabbix.setup import Api, Setup, SetupError
+    from zabbix_sepa.zabbix import setup
+    from zabbix_sepa.zabbix.api import Api, ApiError
     cfg = config.load(args.config)
     if cfg.api is None:
         raise config.ConfigError(cfg.path, "zabbix.api", "is required for `zabbix setup` "
                                  "(url, and token or user with password)")
     try:
-        api = Api(cfg.api)
-        changes = Setup(api, cfg, agent=args.agent, agent_address=args.agent_address,
-                        dry_run=args.dry_run, report=lambda line: print(line, flush=True)).run()
-    except SetupError as exc:
+        with Api(cfg.api) as api:
+            changes = setup.run(api, cfg, agent=args.agent, agent_address=args.agent_address,
+                                agent_port=args.agent_port, dry_run=args.dry_run,
+                                report=lambda line: print(line, flush=True))
+    except ApiError as exc:
         print(f"zabbix-sepa: setup: {exc}", file=sys.stderr)
         return 1
     if not changes:

@@ -332,7 +332,8 @@ def test_one_scenario_through_the_real_agent(fleet, tmp_path):
     name = PREFIX + "agent"
     cfg_path = fleet.write("agent.yaml", [{"name": name, "database": fleet.server.site_database_mapping(db.name)}])
     zabbix.install_userparameters(cfg_path)
-    rc, out, err = run_cli("zabbix", "setup", "--config", cfg_path, "--agent", timeout=300)
+    rc, out, err = run_cli("zabbix", "setup", "--config", cfg_path, "--agent", "--agent-port", str(zabbix.AGENT_PORT),
+                           timeout=300)
     assert rc == 0, out + err
     (host,) = zabbix.api("host.get", {"filter": {"host": [name]}})
     fleet.hostids[name] = host["hostid"]

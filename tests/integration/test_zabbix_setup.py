@@ -1,4 +1,4 @@
-"""`zabbix-sepa zabbix setup` against a real Zabbix 6.0 frontend API."""
+"""`zabbix-sepa zabbix setup` against a real Zabbix frontend API (6.0 or 7.0: ZABBIX_VERSION)."""
 import os
 import secrets
 
@@ -7,29 +7,32 @@ import yaml
 
 from tests import zabbix
 from tests.conftest import run_cli
-from zabbix_sepa.zabbix import setup as s
+from zabbix_sepa.zabbix import notify as n, template
+from zabbix_sepa.zabbix.provision import HOST_GROUP
 
 pytestmark = pytest.mark.zabbix
 
 SITES = ("zsepa-setup-a", "zsepa-setup-b")
+# host.get's host groups: `selectGroups` until 6.0 (removed in 7.2), `selectHostGroups` from 6.2
+SELECT_GROUPS, GROUPS = ("selectHostGroups", "hostgroups") if zabbix.MAJOR >= (6, 2) else ("selectGroups", "groups")
 
 
 def remove_everything_setup_owns():
     api = zabbix.api
     # hosts left in group SEPA (earlier test runs, the demo) would keep it from being deleted
-    groups = api("hostgroup.get", {"filter": {"name": [s.HOST_GROUP]}, "output": ["groupid"]})
+    groups = api("hostgroup.get", {"filter": {"name": [HOST_GROUP]}, "output": ["groupid"]})
     leftovers = api("host.get", {"search": {"host": "zsepa-"}, "output": ["hostid"]})
     if groups:
         leftovers += api("host.get", {"groupids": [groups[0]["groupid"]], "output": ["hostid"]})
     if leftovers:
         api("host.delete", sorted({h["hostid"] for h in leftovers}))
     for method, key, idkey, names in (
-            ("action", "name", "actionid", [s.ACTION]),
-            ("user", "username", "userid", [s.ESCALATION_USER, "zsepa-limited"]),
+            ("action", "name", "actionid", [n.ACTION]),
+            ("user", "username", "userid", [n.ESCALATION_USER, "zsepa-limited"]),
             ("host", "host", "hostid", list(SITES)),
-            ("usergroup", "name", "usrgrpid", [s.ADMINS, s.ESCALATION_GROUP]),
-            ("mediatype", "name", "mediatypeid", [s.EMAIL, s.WEBHOOK]),
-            ("hostgroup", "name", "groupid", [s.HOST_GROUP])):
+            ("usergroup", "name", "usrgrpid", [n.ADMINS, n.ESCALATION_GROUP]),
+            ("mediatype", "name", "mediatypeid", [n.EMAIL, n.WEBHOOK]),
+            ("hostgroup", "name", "groupid", [HOST_GROUP])):
         found = api(f"{method}.get", {"filter": {key: names}, "output": [idkey]})
         if found:
             api(f"{method}.delete", [f[idkey] for f in found])
@@ -78,19 +81,23 @@ def test_dry_run_then_setup_then_nothing_to_change(tmp_path, clean):
         "create host group 'SEPA'", "create user group 'SEPA admins'", "create user group 'SEPA escalation'",
         "create media type 'SEPA Email'", "create media type 'SEPA webhook'"}
 
-    # what Zabbix now holds
+    # what Zabbix now holds: the templates in the server's own format
+    for variant, spec in template.VARIANTS.items():
+        (t,) = zabbix.api("template.get", {"filter": {"host": [spec["name"]]}, "selectMacros": ["macro", "value"]})
+        assert {m["macro"]: m["value"] for m in t["macros"]}[template.BUILD_MACRO] == \
+            template.build_id(variant, zabbix.VERSION)
     hosts = {h["host"]: h for h in zabbix.api("host.get", {
         "filter": {"host": list(SITES)}, "selectParentTemplates": ["host"], "selectMacros": ["macro", "value"],
-        "selectGroups": ["name"]})}
+        SELECT_GROUPS: ["name"]})}
     assert set(hosts) == set(SITES)
     for h in hosts.values():
         assert [t["host"] for t in h["parentTemplates"]] == ["SEPA by Zabbix trapper"]
-        assert "SEPA" in [g["name"] for g in h["groups"]]
+        assert "SEPA" in [g["name"] for g in h[GROUPS]]
     macros_b = {m["macro"]: m["value"] for m in hosts[SITES[1]]["macros"]}
     assert macros_b["{$SEPA.ERROR.RATE.MAX}"] == "80"
     assert macros_b['{$SEPA.BATCH.PENDING.AGE.MAX:"Draft"}'] == "4h"
     assert {m["macro"]: m["value"] for m in hosts[SITES[0]]["macros"]}["{$SEPA.ERROR.RATE.MAX}"] == "50"
-    (action,) = zabbix.api("action.get", {"filter": {"name": [s.ACTION]}, "output": "extend",
+    (action,) = zabbix.api("action.get", {"filter": {"name": [n.ACTION]}, "output": "extend",
                                            "selectOperations": "extend", "selectRecoveryOperations": "extend",
                                            "selectUpdateOperations": "extend"})
     assert action["esc_period"] == "30m"
@@ -98,7 +105,7 @@ def test_dry_run_then_setup_then_nothing_to_change(tmp_path, clean):
                    for o in action["operations"])
     assert steps == [("1", "1", []), ("2", "2", ["14"])]         # step 2 only if not acknowledged
     assert action["recovery_operations"] and action["update_operations"]
-    (user,) = zabbix.api("user.get", {"filter": {"username": [s.ESCALATION_USER]}, "selectMedias": "extend"})
+    (user,) = zabbix.api("user.get", {"filter": {"username": [n.ESCALATION_USER]}, "selectMedias": "extend"})
     assert [m["sendto"] for m in user["medias"]] == ["#sepa"]
 
     rc, lines, err = setup(cfg)
@@ -123,15 +130,17 @@ def test_a_changed_config_changes_exactly_that(tmp_path, clean):
 def test_agent_variant_switches_the_template_and_adds_the_interface(tmp_path, clean):
     cfg = write(tmp_path)
     assert setup(cfg)[0] == 0
-    rc, lines, err = setup(cfg, "--agent")
+    port = str(zabbix.AGENT_PORT)          # the stack's agent: 10050 for 7.0, 10060 for 6.0
+    rc, lines, err = setup(cfg, "--agent", "--agent-port", port)
     assert rc == 0, err
     assert f"link template 'SEPA by Zabbix agent' to host '{SITES[0]}'" in lines
+    assert f"add an agent interface (127.0.0.1:{port}) to host '{SITES[0]}'" in lines
     (h,) = zabbix.api("host.get", {"filter": {"host": [SITES[0]]}, "selectParentTemplates": ["host"],
                                    "selectInterfaces": ["type", "ip", "port"], "selectMacros": ["macro", "value"]})
     assert [t["host"] for t in h["parentTemplates"]] == ["SEPA by Zabbix agent"]
-    assert [(i["type"], i["ip"], i["port"]) for i in h["interfaces"]] == [("1", "127.0.0.1", "10050")]
+    assert [(i["type"], i["ip"], i["port"]) for i in h["interfaces"]] == [("1", "127.0.0.1", port)]
     assert {m["macro"]: m["value"] for m in h["macros"]}["{$SEPA.SITE}"] == SITES[0]
-    assert setup(cfg, "--agent")[1][0].startswith("nothing to change")
+    assert setup(cfg, "--agent", "--agent-port", port)[1][0].startswith("nothing to change")
 
 
 def test_clear_errors(tmp_path, clean):

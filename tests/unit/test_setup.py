@@ -1,13 +1,193 @@
-"""Setup's refusal of an unsupported Zabbix, without a server (the rest runs against a real
-Zabbix in tests/integration/test_zabbix_setup.py)."""
+"""The Zabbix version logic of api.py and setup, without a server: a fake HTTP session answers
+for pyzabbix, a fake API for setup (the real thing runs against Zabbix 6.0 and 7.0 in
+tests/integration/test_zabbix_setup.py)."""
+import json
+
 import pytest
 
 from zabbix_sepa.config import ApiConfig
-from zabbix_sepa.zabbix.setup import Api, SetupError
+from zabbix_sepa.zabbix import setup, template
+from zabbix_sepa.zabbix.api import Api, ApiError, ZabbixVersion
+from zabbix_sepa.zabbix.provision import IMPORT_RULES
+
+URL = "http://zabbix.example/api_jsonrpc.php"
 
 
-def test_unsupported_zabbix_version_is_named(monkeypatch):
-    import pyzabbix
-    monkeypatch.setattr(pyzabbix.ZabbixAPI, "api_version", lambda self: "7.0.3")
-    with pytest.raises(SetupError, match=r"runs Zabbix 7.0.3; this version of zabbix-sepa supports Zabbix 6.0"):
-        Api(ApiConfig(url="http://zabbix.example/api_jsonrpc.php", token="t" * 64))
+class FakeSession:
+    """What pyzabbix needs of a requests.Session; answers like a Zabbix of `version`."""
+
+    def __init__(self, version, errors=None):
+        self.version = version
+        self.errors = errors or {}    # method: (message, data)
+        self.headers = {}
+        self.sent = []                # (payload, headers)
+
+    def post(self, url, json=None, headers=None, timeout=None):
+        self.sent.append((json, dict(headers or {})))
+        method = json["method"]
+        if method in self.errors:
+            message, data = self.errors[method]
+            return FakeResponse({"jsonrpc": "2.0", "error": {"code": -32602, "message": message, "data": data},
+                                 "id": json["id"]})
+        result = {"apiinfo.version": self.version, "user.login": "session-id",
+                  "user.logout": True}.get(method, [])
+        return FakeResponse({"jsonrpc": "2.0", "result": result, "id": json["id"]})
+
+
+class FakeResponse:
+    status_code = 200
+
+    def __init__(self, body):
+        self.text = json.dumps(body)
+
+    def json(self):
+        return json.loads(self.text)
+
+    def raise_for_status(self):
+        pass
+
+
+def connect(version, errors=None, **credentials):
+    session = FakeSession(version, errors)
+    api = Api(ApiConfig(url=URL, **(credentials or {"token": "t" * 64})), session=session)
+    return api, session
+
+
+@pytest.mark.parametrize("version, why", [
+    ("5.4.9", "older than 6.0"), ("4.0.50", "older than 6.0"),
+    ("8.0.0", "a major version it does not know yet"), ("10.2.1", "a major version it does not know yet")])
+def test_an_old_or_unknown_zabbix_is_refused_naming_its_version_and_the_supported_ones(version, why):
+    with pytest.raises(ApiError) as err:
+        connect(version)
+    assert str(err.value) == (f"{URL} runs Zabbix {version}, {why}; zabbix-sepa supports Zabbix 6.0 and 7.0 "
+                              "LTS (tested) and 6.2, 6.4, 7.2, 7.4")
+
+
+def test_an_unreadable_version_is_an_error():
+    with pytest.raises(ApiError, match="version zabbix-sepa cannot read: 'banana'"):
+        connect("banana")
+
+
+@pytest.mark.parametrize("version, template_version, tested", [
+    ("6.0.14", "6.0", True), ("6.2.9", "6.0", False), ("6.4.21", "6.0", False),
+    ("7.0.9", "7.0", True), ("7.2.3", "7.0", False), ("7.4.0", "7.0", False), ("7.0.0rc1", "7.0", True)])
+def test_supported_versions_pick_the_template_format(version, template_version, tested):
+    api, _ = connect(version)
+    assert str(api.version) == version
+    assert api.template_version == template_version
+    assert api.version.tested is tested
+
+
+def test_zabbix_6_0_gets_the_auth_member_7_0_the_bearer_header():
+    api, session = connect("6.0.14", user="Admin", password="zabbix")
+    login, _ = session.sent[1]
+    assert login["method"] == "user.login" and login["params"] == {"username": "Admin", "password": "zabbix"}
+    api.call("host.get", output=["hostid"])
+    payload, headers = session.sent[-1]
+    assert payload["auth"] == "session-id" and "Authorization" not in headers
+
+    for version in ("6.4.0", "7.0.9", "7.2.3"):      # 7.2 refuses `auth`
+        api, session = connect(version, token="x" * 64)
+        api.call("host.get", output=["hostid"])
+        for payload, headers in session.sent[1:]:
+            assert "auth" not in payload and headers["Authorization"] == "Bearer " + "x" * 64
+        apiinfo, headers = session.sent[0]
+        assert apiinfo["method"] == "apiinfo.version" and "Authorization" not in headers and "auth" not in apiinfo
+
+
+def test_a_password_session_is_closed_a_token_is_not():
+    api, session = connect("7.0.9", user="Admin", password="zabbix")
+    api.close()
+    assert session.sent[-1][0]["method"] == "user.logout"
+    api, session = connect("7.0.9", token="x" * 64)
+    api.close()
+    assert session.sent[-1][0]["method"] == "user.get"
+
+
+def test_api_errors_are_sentences():
+    with pytest.raises(ApiError) as err:
+        connect("7.0.9", errors={"user.get": ("Invalid params.", "Not authorized.")})
+    assert str(err.value).startswith("the Zabbix API refused the credentials (zabbix.api.token or user/password): "
+                                     "Invalid params. Not authorized.; if they are right, a web server or proxy")
+    with pytest.raises(ApiError) as err:
+        connect("6.0.14", errors={"user.get": ("Invalid params.", "Not authorised.")})
+    assert str(err.value) == ("the Zabbix API refused the credentials (zabbix.api.token or user/password): "
+                              "Invalid params. Not authorised.")
+    api, _ = connect("7.0.9", errors={"configuration.import": (
+        "No permissions to call \"configuration.import\".", "No data")})
+    with pytest.raises(ApiError, match=r"may not call configuration.import \(`zabbix setup` needs a Super admin"):
+        api.call("configuration.import", format="yaml", source="", rules={})
+
+
+def test_newest_names_are_translated_for_6_0_only():
+    old, new = ZabbixVersion("6.0.14"), ZabbixVersion("7.0.9")
+    params = {"filter": {"host": ["a"]}, "selectHostGroups": ["groupid"]}
+    assert old.request("host.get", params) == {"filter": {"host": ["a"]}, "selectGroups": ["groupid"]}
+    assert new.request("host.get", params) == params
+    assert old.result("host.get", params, [{"hostid": "1", "groups": [{"groupid": "5"}]}]) == \
+        [{"hostid": "1", "hostgroups": [{"groupid": "5"}]}]
+    assert params == {"filter": {"host": ["a"]}, "selectHostGroups": ["groupid"]}       # untouched
+
+    rights = [{"id": "5", "permission": "2"}]
+    assert old.request("usergroup.update", {"usrgrpid": "9", "hostgroup_rights": rights}) == \
+        {"usrgrpid": "9", "rights": rights}
+    assert new.request("usergroup.create", {"name": "g", "hostgroup_rights": rights}) == \
+        {"name": "g", "hostgroup_rights": rights}
+    assert old.request("usergroup.get", {"selectHostGroupRights": "extend"}) == {"selectRights": "extend"}
+    assert old.result("usergroup.get", {"selectHostGroupRights": "extend"}, [{"usrgrpid": "9", "rights": rights}]) \
+        == [{"usrgrpid": "9", "hostgroup_rights": rights}]
+
+
+def test_import_rules_name_groups_as_each_version_wants():
+    old = ZabbixVersion("6.0.14").request("configuration.import", {"rules": IMPORT_RULES})["rules"]
+    assert old["groups"] == {"createMissing": True}
+    assert "template_groups" not in old and "host_groups" not in old
+    assert old["templates"] == IMPORT_RULES["templates"]
+    for version in ("6.2.0", "7.0.9", "7.4.1"):
+        rules = ZabbixVersion(version).request("configuration.import", {"rules": IMPORT_RULES})["rules"]
+        assert "groups" not in rules and rules["template_groups"] == {"createMissing": True}
+
+
+class FakeApi:
+    """An empty Zabbix of `version` for setup in dry-run mode; records the calls."""
+
+    def __init__(self, version):
+        self.version = ZabbixVersion(version)
+        self.template_version = self.version.template_version
+        self.calls = []
+
+    def call(self, method, **params):
+        self.calls.append((method, params))
+        return []
+
+
+@pytest.mark.parametrize("version, fmt", [("6.0.14", "6.0"), ("7.0.9", "7.0")])
+def test_setup_picks_the_template_of_the_servers_major(tmp_path, monkeypatch, version, fmt):
+    from zabbix_sepa import config
+    path = tmp_path / "c.yaml"
+    path.write_text("zabbix: {api: {url: http://zabbix.example, token: t}}\n"
+                    "alerts: {webhook: {url: 'http://127.0.0.1:9/hook'}}\n"
+                    "sites: [{name: site-a, database: {name: a, user: u}}]\n")
+    asked = []
+    monkeypatch.setattr(template, "build_id", lambda variant, v: asked.append((variant, v)) or f"b-{variant}-{v}")
+    lines = []
+    api = FakeApi(version)
+    changes = setup.run(api, config.load(str(path)), dry_run=True, report=lines.append)
+    assert sorted(asked) == [("agent", fmt), ("trapper", fmt)]
+    assert f"would import template 'SEPA by Zabbix trapper' (Zabbix {fmt} format, build b-trapper-{fmt})" in lines
+    assert "would create host group 'SEPA'" in lines
+    assert any(line.startswith("would create host 'site-a' (SEPA by Zabbix trapper, ") for line in lines)
+    assert lines[-1].startswith("would create action 'SEPA problems'") and len(changes) == len(lines)
+    assert [m for m, _ in api.calls if not m.endswith(".get")] == []          # a dry run changes nothing
+    (host_get,) = [p for m, p in api.calls if m == "host.get"]
+    assert "selectHostGroups" in host_get                                   # api.py translates it for 6.0
+
+
+def test_the_api_module_depends_on_nothing_of_zabbix_sepa():
+    """Layering: config -> ... -> zabbix api; setup, check and the reports import it, never the reverse."""
+    import ast
+    import zabbix_sepa.zabbix.api as module
+    tree = ast.parse(open(module.__file__).read())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | \
+        {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m and m.startswith("zabbix_sepa")}, imported

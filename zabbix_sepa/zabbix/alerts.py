@@ -1,5 +1,5 @@
 """Alert statistics of a site's host, read from the Zabbix API (for the executive report)."""
-from zabbix_sepa.zabbix.setup import Api, SetupError
+from zabbix_sepa.zabbix.api import Api, ApiError
 
 SEVERITY_NAMES = {0: "Not classified", 1: "Information", 2: "Warning", 3: "Average", 4: "High", 5: "Disaster"}
 
@@ -11,20 +11,24 @@ def statistics(api_cfg, host, since, until):
     Never raises: an unreachable API or an unknown host comes back as {"error": ...}, so that
     the report is still made."""
     try:
-        api = Api(api_cfg)
-        hosts = api.call("host.get", filter={"host": [host]}, output=["hostid"])
-        if not hosts:
-            return {"error": f"no host named {host!r} in Zabbix (run `zabbix-sepa zabbix setup`)"}
-        events = api.call("event.get", hostids=[hosts[0]["hostid"]], source=0, object=0, value=1,
-                          time_from=int(since), time_till=int(until),
-                          output=["eventid", "clock", "severity", "r_eventid"])
-        recovery_ids = [e["r_eventid"] for e in events if e["r_eventid"] not in ("0", 0, None)]
-        recovered = {}
-        if recovery_ids:
-            recovered = {r["eventid"]: int(r["clock"]) for r in api.call(
-                "event.get", eventids=recovery_ids, output=["eventid", "clock"])}
-    except SetupError as exc:
+        with Api(api_cfg) as api:
+            return _statistics(api, host, since, until)
+    except ApiError as exc:
         return {"error": str(exc)}
+
+
+def _statistics(api, host, since, until):
+    hosts = api.call("host.get", filter={"host": [host]}, output=["hostid"])
+    if not hosts:
+        return {"error": f"no host named {host!r} in Zabbix (run `zabbix-sepa zabbix setup`)"}
+    events = api.call("event.get", hostids=[hosts[0]["hostid"]], source=0, object=0, value=1,
+                      time_from=int(since), time_till=int(until),
+                      output=["eventid", "clock", "severity", "r_eventid"])
+    recovery_ids = [e["r_eventid"] for e in events if e["r_eventid"] not in ("0", 0, None)]
+    recovered = {}
+    if recovery_ids:
+        recovered = {r["eventid"]: int(r["clock"]) for r in api.call(
+            "event.get", eventids=recovery_ids, output=["eventid", "clock"])}
     by_severity, durations = {}, {}
     for e in events:
         name = SEVERITY_NAMES.get(int(e["severity"]), str(e["severity"]))

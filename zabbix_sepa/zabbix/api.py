@@ -1,0 +1,235 @@
+"""The Zabbix frontend API as zabbix-sepa uses it, for Zabbix 6.0 up to 7.x.
+
+The only place that knows how Zabbix versions differ. Callers speak the API of
+the newest supported Zabbix (7.x names: `selectHostGroups`, `hostgroup_rights`,
+import rules `template_groups`/`host_groups`); `Api.call` translates the few
+names that older servers spell differently, there and back (6.2+ name: 6.0 name):
+
+- host.get `selectHostGroups` -> `hostgroups`: `selectGroups` -> `groups`
+  (`selectGroups` is deprecated in 6.2 and gone in 7.2);
+- usergroup.get `selectHostGroupRights` -> `hostgroup_rights`: `selectRights` -> `rights`;
+- usergroup.create/update `hostgroup_rights`: `rights`;
+- configuration.import rules `template_groups`, `host_groups`: `groups` (6.2+ refuse it).
+
+Authentication: pyzabbix sends the session or API token as the
+`Authorization: Bearer` header to 6.4 and newer (7.2 refuses the old `auth`
+member) and as `auth` to 6.0/6.2; it logs in with `username` (6.0+).
+Which template format a server gets: `Api.template_version`.
+
+The same on 6.0 and 7.0 for what zabbix-sepa sends (read in both frontends'
+API sources, and exercised by the integration tests on both): user.create
+`username`/`roleid`/`usrgrps`/`medias` (a webhook media's `sendto` is a string),
+mediatype webhook `parameters` as name/value pairs (7.0's `provider` and
+`message_format` stay at their defaults), action operations, recovery (11) and
+update (12) operations with `opmessage`/`opconditions` (6.4's `pause_symptoms`
+stays at its default), host.create/update `groups`, hostinterface.create.
+
+Every failure comes out as ApiError, whose text says what is wrong and what to do.
+"""
+import re
+
+TESTED = ((6, 0), (7, 0))                       # LTS releases the test suite runs against
+EXPECTED_TO_WORK = ((6, 2), (6, 4), (7, 2), (7, 4))
+SUPPORTED_MAJORS = (6, 7)
+
+
+class ApiError(Exception):
+    """A Zabbix API call cannot go on; str() says what is wrong and what to do."""
+
+
+def _names(versions, sep=", "):
+    return sep.join(f"{a}.{b}" for a, b in versions)
+
+
+SUPPORTED_TEXT = f"zabbix-sepa supports Zabbix {_names(TESTED, ' and ')} LTS (tested) and {_names(EXPECTED_TO_WORK)}"
+
+
+class ZabbixVersion:
+    """What apiinfo.version said, and what follows from it."""
+
+    def __init__(self, text):
+        m = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", str(text))
+        if not m:
+            raise ApiError(f"the Zabbix API gave a version zabbix-sepa cannot read: {text!r}")
+        self.text = str(text).strip()
+        self.major, self.minor, self.patch = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+    def __str__(self):
+        return self.text
+
+    def __repr__(self):
+        return f"ZabbixVersion({self.text!r})"
+
+    def at_least(self, major, minor=0):
+        return (self.major, self.minor) >= (major, minor)
+
+    @property
+    def supported(self):
+        return self.major in SUPPORTED_MAJORS
+
+    @property
+    def tested(self):
+        return (self.major, self.minor) in TESTED
+
+    @property
+    def template_version(self):
+        """The template format to import: 7.x gets the native 7.0 export, 6.x the 6.0 one
+        (6.2 and 6.4 convert it on import)."""
+        return "7.0" if self.major >= 7 else "6.0"
+
+    @property
+    def bearer_auth(self):
+        """Whether the token travels in the Authorization header (6.4+; 7.2+ refuse `auth`)."""
+        return self.at_least(6, 4)
+
+    def check(self, url):
+        """Raise the error a user should read when this version is not one zabbix-sepa can drive."""
+        if not self.supported:
+            why = "older than 6.0" if self.major < SUPPORTED_MAJORS[0] else "a major version it does not know yet"
+            raise ApiError(f"{url} runs Zabbix {self}, {why}; {SUPPORTED_TEXT}")
+
+    # -- newest API names to this server's, and back --------------------------------------
+
+    def request(self, method, params):
+        """`params` (newest names) as this server wants them; a new dict, the input untouched."""
+        if self.at_least(6, 2) or not isinstance(params, dict):
+            return params
+        out = dict(params)
+        if method == "host.get" and "selectHostGroups" in out:
+            out["selectGroups"] = out.pop("selectHostGroups")
+        elif method == "usergroup.get" and "selectHostGroupRights" in out:
+            out["selectRights"] = out.pop("selectHostGroupRights")
+        elif method in ("usergroup.create", "usergroup.update"):
+            if "hostgroup_rights" in out or "templategroup_rights" in out:
+                # 6.0 has one kind of group: its rights cover both
+                out["rights"] = list(out.pop("hostgroup_rights", [])) + list(out.pop("templategroup_rights", []))
+        elif method == "configuration.import" and "rules" in out:
+            out["rules"] = self.import_rules(out["rules"])
+        return out
+
+    def import_rules(self, rules):
+        """configuration.import rules for this server: 6.0 knows one `groups` rule where 6.2+
+        have `template_groups` and `host_groups` (and refuse `groups`)."""
+        if self.at_least(6, 2):
+            return rules
+        out = {k: v for k, v in rules.items() if k not in ("template_groups", "host_groups")}
+        merged = {}
+        for k in ("template_groups", "host_groups"):
+            for option, value in rules.get(k, {}).items():
+                merged[option] = merged.get(option, False) or value
+        if merged:
+            out["groups"] = merged
+        return out
+
+    def result(self, method, params, result):
+        """A result as the newest API names it (`hostgroups`, `hostgroup_rights`)."""
+        if self.at_least(6, 2) or not isinstance(result, list):
+            return result
+        rename = {}
+        if method == "host.get" and "selectHostGroups" in params:
+            rename["groups"] = "hostgroups"
+        elif method == "usergroup.get" and "selectHostGroupRights" in params:
+            rename["rights"] = "hostgroup_rights"
+        if not rename:
+            return result
+        return [{rename.get(k, k): v for k, v in row.items()} if isinstance(row, dict) else row for row in result]
+
+
+class Api:
+    """A logged-in Zabbix API (pyzabbix underneath) with the version differences handled.
+
+    `cfg` is the config's `zabbix.api` (url; token, or user and password; timeout).
+    Raises ApiError when the server cannot be reached, is not the Zabbix API, runs a
+    version zabbix-sepa cannot drive, or refuses the credentials."""
+
+    def __init__(self, cfg, session=None):
+        from packaging.version import Version
+        from pyzabbix import ZabbixAPI
+        self.url = cfg.url
+        self.zapi = ZabbixAPI(cfg.url, session=session, timeout=cfg.timeout, detect_version=False)
+        self.version = None             # until apiinfo.version answers (error texts read it)
+        self.version = ZabbixVersion(self._guard("apiinfo.version", self.zapi.api_version))
+        self.version.check(self.url)
+        # pyzabbix picks `username` and the Authorization header from this
+        self.zapi.version = Version(f"{self.version.major}.{self.version.minor}.{self.version.patch}")
+        self._session = False
+        if cfg.token:
+            self.zapi.login(api_token=cfg.token)
+            self.call("user.get", output=["userid"], limit=1)     # proves the token
+        else:
+            self._guard("user.login", lambda: self.zapi.login(user=cfg.user or "", password=cfg.password or ""))
+            self._session = True
+
+    @property
+    def template_version(self):
+        return self.version.template_version
+
+    def call(self, method, *args, **params):
+        """One API method, parameters and result in the newest API's names. Positional
+        arguments (e.g. the ids of a *.delete) are passed through as they are."""
+        obj, verb = method.split(".")
+        if args:
+            return self._guard(method, lambda: self.zapi[obj][verb](*args))
+        sent = self.version.request(method, params)
+        result = self._guard(method, lambda: self.zapi[obj][verb](**sent))
+        return self.version.result(method, params, result)
+
+    def close(self):
+        """End the session a user and password opened (an API token stays valid)."""
+        if self._session:
+            self._session = False
+            try:
+                self.zapi.user.logout()
+            except Exception:       # the work is done; a failed logout only leaves a session to expire
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _guard(self, method, fn):
+        import requests
+        from pyzabbix import ZabbixAPIException
+        try:
+            return fn()
+        except requests.exceptions.ConnectionError:
+            raise ApiError(f"cannot connect to {self.url}: is the Zabbix frontend running there?") from None
+        except requests.exceptions.Timeout:
+            raise ApiError(f"{self.url} did not answer in time") from None
+        except requests.exceptions.HTTPError as exc:
+            raise ApiError(f"{self.url} answered HTTP {exc.response.status_code}: is this the "
+                           "frontend's URL (…/api_jsonrpc.php)?") from None
+        except (ValueError, requests.exceptions.RequestException) as exc:
+            raise ApiError(f"{self.url} did not answer like the Zabbix API ({exc.__class__.__name__}); "
+                           "is this the frontend's URL?") from None
+        except ZabbixAPIException as exc:
+            raise ApiError(explain(self.url, method, exc, self.version)) from None
+
+
+def explain(url, method, exc, version=None):
+    """A sentence for a pyzabbix ZabbixAPIException (`version`: the server's, once known)."""
+    error = getattr(exc, "error", None) or {}
+    if error:   # pyzabbix fills a missing `data` with "No data"
+        text = " ".join(str(error[k]) for k in ("message", "data") if error.get(k) not in (None, "", "No data"))
+    else:
+        text = str(exc)
+    if "Unable to parse json" in str(exc) or "Received empty response" in str(exc):
+        return f"{url} did not answer like the Zabbix API; is this the frontend's URL (…/api_jsonrpc.php)?"
+    lowered = text.lower()
+    if any(s in lowered for s in ("not authorised", "not authorized", "session terminated", "api token",
+                                  "incorrect user name or password", "login name or password is incorrect")):
+        hint = ""
+        if "not authorized" in lowered and version is not None and version.bearer_auth:
+            hint = ("; if they are right, a web server or proxy in front of the frontend may drop the "
+                    "Authorization header that Zabbix 6.4+ needs (see Zabbix's known issues)")
+        return f"the Zabbix API refused the credentials (zabbix.api.token or user/password): {_short(text)}{hint}"
+    if "permission" in lowered:
+        return (f"the API user may not call {method} (`zabbix setup` needs a Super admin: it creates media "
+                f"types, user groups and an action): {_short(text)}")
+    return f"{method} failed: {_short(text)}"
+
+
+def _short(text):
+    return " ".join(str(text).split())[:300]

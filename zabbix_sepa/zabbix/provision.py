@@ -1,0 +1,123 @@
+"""What `zabbix setup` provisions: the two templates, host group "SEPA", one host per site
+and its {$SEPA.*} macros.
+
+Each step reads what is there and changes only the difference through `change`
+(a setup.Changes), so a second run changes nothing.
+"""
+from zabbix_sepa import registry
+from zabbix_sepa.zabbix import template
+
+HOST_GROUP = "SEPA"
+
+IMPORT_RULES = {             # the newest API's names; api.py translates them for 6.0
+    "template_groups": {"createMissing": True},
+    "host_groups": {"createMissing": True},
+    "templates": {"createMissing": True, "updateExisting": True},
+    "templateLinkage": {"createMissing": True},
+    **{k: {"createMissing": True, "updateExisting": True, "deleteMissing": True}
+       for k in ("items", "triggers", "discoveryRules", "graphs", "valueMaps", "templateDashboards")},
+}
+
+
+class Provisioning:
+    def __init__(self, api, cfg, change, agent=False, agent_address="127.0.0.1", agent_port=10050):
+        self.api, self.cfg, self.change = api, cfg, change
+        self.agent, self.agent_address, self.agent_port = agent, agent_address, agent_port
+        self.template_ids = {}
+        self.group_id = None
+
+    def run(self):
+        """Make it so; the id of host group SEPA (None in a dry run that would create it)."""
+        self.templates()
+        self.host_group()
+        for site in self.cfg.sites:
+            self.host(site)
+        return self.group_id
+
+    def templates(self):
+        version = self.api.template_version
+        for variant, spec in template.VARIANTS.items():
+            found = self.find_template(spec["name"], selectMacros=["macro", "value"])
+            build = template.build_id(variant, version)
+            current = {m["macro"]: m["value"] for m in found["macros"]} if found else {}
+            if current.get(template.BUILD_MACRO) != build:
+                self.change(f"{'update' if found else 'import'} template '{spec['name']}' "
+                            f"(Zabbix {version} format, build {build})",
+                            lambda v=variant: self.api.call("configuration.import", format="yaml",
+                                                            source=template.export(v, version),
+                                                            rules=IMPORT_RULES))
+                found = found or self.find_template(spec["name"])
+            self.template_ids[variant] = found["templateid"] if found else None
+
+    def find_template(self, name, **select):
+        found = self.api.call("template.get", filter={"host": [name]}, output=["templateid"], **select)
+        return found[0] if found else None
+
+    def host_group(self):
+        found = self.api.call("hostgroup.get", filter={"name": [HOST_GROUP]}, output=["groupid"])
+        if found:
+            self.group_id = found[0]["groupid"]
+            return
+        made = self.change(f"create host group '{HOST_GROUP}'",
+                           lambda: self.api.call("hostgroup.create", name=HOST_GROUP))
+        self.group_id = made["groupids"][0] if made else None
+
+    def desired_macros(self, site):
+        out = {m.name: m.value(site.thresholds) for m in registry.macros()}
+        if self.agent:
+            out["{$SEPA.SITE}"] = site.name
+        return out
+
+    def agent_interface(self):
+        return {"type": 1, "main": 1, "useip": 1, "ip": self.agent_address, "dns": "", "port": str(self.agent_port)}
+
+    def host(self, site):
+        variant, other = ("agent", "trapper") if self.agent else ("trapper", "agent")
+        name, other_name = template.VARIANTS[variant]["name"], template.VARIANTS[other]["name"]
+        want_macros = self.desired_macros(site)
+        found = self.api.call("host.get", filter={"host": [site.name]}, output=["hostid", "host"],
+                              selectHostGroups=["groupid"], selectParentTemplates=["templateid"],
+                              selectMacros=["macro", "value", "description"], selectInterfaces=["type"])
+        if not found:
+            params = {"host": site.name, "groups": [{"groupid": self.group_id}],
+                      "templates": [{"templateid": self.template_ids[variant]}],
+                      "macros": [{"macro": k, "value": v} for k, v in want_macros.items()],
+                      "description": "Verenigingen site monitored by zabbix-sepa."}
+            if self.agent:
+                params["interfaces"] = [self.agent_interface()]
+            self.change(f"create host '{site.name}' ({name}, {len(want_macros)} macros)",
+                        lambda: self.api.call("host.create", **params))
+            return
+        h = found[0]
+        hostid = h["hostid"]
+
+        groups = [g["groupid"] for g in h["hostgroups"]]
+        if self.group_id not in groups:
+            self.change(f"add host '{site.name}' to host group '{HOST_GROUP}'",
+                        lambda: self.api.call("host.update", hostid=hostid,
+                                              groups=[{"groupid": g} for g in groups + [self.group_id]]))
+
+        linked = [t["templateid"] for t in h["parentTemplates"]]
+        if self.template_ids[other] in linked:   # first: both variants share every dependent item key
+            self.change(f"unlink and clear template '{other_name}' from host '{site.name}' "
+                        "(its items' history goes with it)",
+                        lambda: self.api.call("host.update", hostid=hostid,
+                                              templates_clear=[{"templateid": self.template_ids[other]}]))
+            linked = [t for t in linked if t != self.template_ids[other]]
+        if self.agent and not any(i["type"] == "1" for i in h["interfaces"]):
+            self.change(f"add an agent interface ({self.agent_address}:{self.agent_port}) to host '{site.name}'",
+                        lambda: self.api.call("hostinterface.create", hostid=hostid, **self.agent_interface()))
+        if self.template_ids[variant] not in linked:
+            self.change(f"link template '{name}' to host '{site.name}'",
+                        lambda: self.api.call("host.update", hostid=hostid, templates=[
+                            {"templateid": t} for t in linked + [self.template_ids[variant]]]))
+
+        current = {m["macro"]: m for m in h["macros"]}
+        differ = sorted(k for k, v in want_macros.items() if k not in current or current[k]["value"] != v)
+        if differ:
+            keep = [{"macro": m["macro"], "value": m["value"], "description": m.get("description", "")}
+                    for k, m in current.items() if k not in want_macros]
+            self.change(f"set {len(differ)} macro(s) on host '{site.name}': {', '.join(differ[:4])}"
+                        f"{' ...' if len(differ) > 4 else ''}",
+                        lambda: self.api.call("host.update", hostid=hostid, macros=keep + [
+                            {"macro": k, "value": v} for k, v in want_macros.items()]))
