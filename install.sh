@@ -155,7 +155,7 @@ agent_include_dir() {
 }
 
 restart_agent() {
-    local conf=$1 pid
+    local conf=$1 pid bin
     if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
         for unit in zabbix-agent zabbix-agent2; do
             if systemctl is-active --quiet "$unit"; then
@@ -166,9 +166,12 @@ restart_agent() {
     pid=$(pgrep -o -f "zabbix_agent[d2]* .*-c *$conf" || pgrep -o -x zabbix_agentd || true)
     if [ -n "$pid" ]; then
         CHANGES=$((CHANGES + 1))
+        # the running agent's own binary: it need not be the one on PATH (another major, a private root)
+        bin=$(readlink "/proc/$pid/exe" 2>/dev/null || true)
+        [ -x "$bin" ] || bin=zabbix_agentd
         if [ "$DRY_RUN" = yes ]; then
             say "would: reload the running agent's UserParameters (zabbix_agentd -c $conf -R userparameter_reload)"
-        elif zabbix_agentd -c "$conf" -R userparameter_reload >/dev/null 2>&1; then
+        elif "$bin" -c "$conf" -R userparameter_reload >/dev/null 2>&1; then
             say "done: reload the running agent's UserParameters (zabbix_agentd -R userparameter_reload)"
         else
             warn "could not tell the running agent to reload its UserParameters: restart it yourself"
