@@ -353,6 +353,45 @@ def test_one_scenario_through_the_real_agent(fleet, tmp_path):
     assert batch
 
 
+def test_a_collection_longer_than_the_agents_timeout(fleet):
+    """A site whose collection takes 5 s (a hung database, collect_timeout 5) through the real
+    agent, whose own Timeout is 3 s. Zabbix 7.0 gives the check the template's per-item
+    timeout, so the document arrives; Zabbix 6.0 has no such timeout: the item is unsupported."""
+    silent = mariadb.SilentDatabase()
+    name = PREFIX + "slow"
+    try:
+        cfg_path = fleet.write("slow.yaml", [{"name": name, "collect_timeout": 5, "database": {
+            "host": "127.0.0.1", "port": silent.port, "name": "x", "user": "u", "password": "p"}}])
+        zabbix.install_userparameters(cfg_path)
+        rc, out, err = run_cli("zabbix", "setup", "--config", cfg_path, "--agent", "--agent-port",
+                               str(zabbix.AGENT_PORT), timeout=300)
+        assert rc == 0, out + err
+        (host,) = zabbix.api("host.get", {"filter": {"host": [name]}})
+        fleet.hostids[name] = host["hostid"]
+        zabbix.reload_config_cache()
+
+        def master():
+            (item,) = zabbix.api("item.get", {"hostids": [host["hostid"]], "search": {"key_": "sepa.collect["},
+                                              "output": ["itemid", "state", "error", "lastvalue"]})
+            try:
+                zabbix.api("task.create", [{"type": 6, "request": {"itemid": item["itemid"]}}])
+            except zabbix.ApiError:
+                pass                   # the item is not in the server's cache yet
+            time.sleep(3)
+            return item
+
+        if zabbix.MAJOR >= (7, 0):
+            item = wait_for(master, lambda i: i["lastvalue"].startswith("{"), timeout=120)
+            doc = json.loads(item["lastvalue"])
+            assert doc["site"] == name and doc["metrics"]["sepa.collector.status"] == 2
+            assert doc["metrics"]["sepa.collector.duration"] >= 4.5, doc["metrics"]
+        else:
+            item = wait_for(master, lambda i: i["state"] == "1", timeout=120)
+            assert item["lastvalue"] == "" and "imeout" in item["error"], item
+    finally:
+        silent.close()
+
+
 def test_dashboard_shows_values(fleet):
     """The template dashboard of a site with data, in headless Chromium: every widget has a value."""
     from selenium import webdriver

@@ -8,15 +8,13 @@ outcome back from the server's history through the API.
 import datetime as dt
 import json
 import os
-import socket
-import threading
 import time
 from types import SimpleNamespace
 
 import pytest
 import yaml
 
-from tests import zabbix
+from tests import mariadb, zabbix
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.zabbix
@@ -171,31 +169,6 @@ def test_psk(tmp_path, zbx, site):
 
 # -- pull: the real zabbix_agentd ---------------------------------------------------------
 
-class SilentDatabase:
-    """Accepts TCP connections and never says a word (a hung MariaDB)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-
-    def close(self):
-        for c in self.conns:
-            c.close()
-        self.sock.close()
-
-
 def agent_config(zbx, site, name, database=None):
     """A config file the agent's user can read, with the site under key `name`."""
     path = os.path.join(zbx.agent_dir, f"{name}.yaml")
@@ -220,7 +193,7 @@ def test_agent_returns_the_document(zbx, site):
 
 
 def test_agent_answers_within_its_timeout_when_the_database_hangs(zbx, site):
-    silent = SilentDatabase()
+    silent = mariadb.SilentDatabase()
     try:
         cfg = agent_config(zbx, site, "hung-site", database={
             "host": "127.0.0.1", "port": silent.port, "name": "x", "user": "u", "password": "p"})

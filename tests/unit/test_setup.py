@@ -191,3 +191,16 @@ def test_the_api_module_depends_on_nothing_of_zabbix_sepa():
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | \
         {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in imported if m and m.startswith("zabbix_sepa")}, imported
+
+
+def test_agent_hosts_on_7_0_get_a_check_timeout_that_fits_their_collect_timeout():
+    from zabbix_sepa.zabbix.provision import Provisioning, agent_timeout
+    assert [agent_timeout(t) for t in (2.5, 8.0, 8.5, 30, 5000)] == ["10s", "10s", "11s", "32s", "600s"]
+
+    class Site:
+        name, thresholds, collect_timeout = "big-site", {}, 30.0
+    for version, want in (("7.0.9", "32s"), ("6.0.14", None)):
+        macros = Provisioning(FakeApi(version), None, None, agent=True).desired_macros(Site())
+        assert macros.get(template.AGENT_TIMEOUT_MACRO) == want and macros["{$SEPA.SITE}"] == "big-site"
+    trapper = Provisioning(FakeApi("7.0.9"), None, None, agent=False).desired_macros(Site())
+    assert template.AGENT_TIMEOUT_MACRO not in trapper

@@ -4,6 +4,8 @@ and its {$SEPA.*} macros.
 Each step reads what is there and changes only the difference through `change`
 (a setup.Changes), so a second run changes nothing.
 """
+import math
+
 from zabbix_sepa import registry
 from zabbix_sepa.zabbix import template
 
@@ -17,6 +19,13 @@ IMPORT_RULES = {             # the newest API's names; api.py translates them fo
     **{k: {"createMissing": True, "updateExisting": True, "deleteMissing": True}
        for k in ("items", "triggers", "discoveryRules", "graphs", "valueMaps", "templateDashboards")},
 }
+
+
+def agent_timeout(collect_timeout):
+    """The agent check's timeout for a site (Zabbix 7.0+): room for a whole collection plus
+    the process start, never below the template's default, at most Zabbix's 10 minutes."""
+    default = int(template.AGENT_TIMEOUT.rstrip("s"))
+    return f"{min(600, max(default, math.ceil(collect_timeout) + 2))}s"
 
 
 class Provisioning:
@@ -66,6 +75,8 @@ class Provisioning:
         out = {m.name: m.value(site.thresholds) for m in registry.macros()}
         if self.agent:
             out["{$SEPA.SITE}"] = site.name
+            if self.api.template_version != "6.0":      # 7.0+: the check's timeout is the item's
+                out[template.AGENT_TIMEOUT_MACRO] = agent_timeout(site.collect_timeout)
         return out
 
     def agent_interface(self):
