@@ -421,7 +421,7 @@ def test_dashboard_shows_values(fleet):
                          timeout=30)
         assert "SEPA overview" in browser.title or "SEPA overview" in browser.page_source
         os.makedirs(ARTIFACTS, exist_ok=True)
-        browser.save_screenshot(os.path.join(ARTIFACTS, "dashboard.png"))
+        browser.save_screenshot(os.path.join(ARTIFACTS, f"dashboard-{zabbix.VERSION}.png"))
     finally:
         browser.quit()
     assert len(texts) == 29                            # 24 values + 5 graphs
