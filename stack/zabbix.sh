@@ -99,8 +99,8 @@ put() {
 # The Debian mirror the machine uses (deb.debian.org when none is configured).
 debian_mirror() {
     local m=${ZABBIX_SEPA_DEBIAN_MIRROR:-}
-    [ -n "$m" ] || m=$(grep -hoE '(https?|file):/[^ ]*/debian/?( |$)' /etc/apt/sources.list \
-                           /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null \
+    [ -n "$m" ] || m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+                           2>/dev/null | sed 's/#.*//' | grep -oE '(https?|file):/[^ ]*/debian/?( |$)' \
                        | head -n 1 | tr -d ' ' || true)
     echo "${m:-http://deb.debian.org/debian}"
 }
