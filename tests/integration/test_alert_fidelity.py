@@ -393,10 +393,58 @@ def test_a_collection_longer_than_the_agents_timeout(fleet):
 
 
 def test_dashboard_shows_values(fleet):
-    """The template dashboard of a site with data, in headless Chromium: every widget has a value."""
+    """The template dashboard of a site with data, in headless Chromium: every value widget has
+    a value (counts without decimals, seconds as 6.0 shows them), and every graph widget shows
+    its chart, loaded at the widget's size with one legend row per graph item (on 7.0 the
+    screenshot was once taken before the charts had loaded, and showed them blank)."""
+    import re
+
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+
+    from zabbix_sepa.zabbix.dashboard import GRAPHS
+
+    # Each classic graph widget's chart: an <img id="graph_..."> of chart3.php, a PNG. Zabbix
+    # draws a graph item's legend row with a framed colour square in the image's first columns;
+    # the squares are counted in a canvas copy of the image (same origin, so readable).
+    charts_js = """
+    const out = {};
+    for (const w of document.querySelectorAll('.dashboard-grid-widget')) {
+      const title = (w.innerText || '').split('\\n')[0], img = w.querySelector('img[id^="graph_"]');
+      if (!img) continue;
+      const r = img.getBoundingClientRect(), c = document.createElement('canvas');
+      const chart = out[title] = {loaded: img.complete && img.naturalWidth > 0 && img.naturalHeight > 0,
+                                  size: [img.naturalWidth, img.naturalHeight],
+                                  shown: [Math.round(r.width), Math.round(r.height)], legend: 0};
+      if (!chart.loaded) continue;
+      [c.width, c.height] = chart.size;
+      const ctx = c.getContext('2d');
+      ctx.drawImage(img, 0, 0);
+      const d = ctx.getImageData(0, 0, c.width, c.height).data;
+      const px = (x, y) => { const i = 4 * (y * c.width + x); return (d[i] << 16) | (d[i + 1] << 8) | d[i + 2]; };
+      const bg = px(0, 0);
+      for (let x = 0; x < Math.min(40, c.width); x++) {
+        let squares = 0, top = -1;
+        for (let y = 0; y <= c.height; y++) {
+          const ink = y < c.height && px(x, y) !== bg;
+          if (ink && top < 0) top = y;
+          if (!ink && top >= 0) {       // a framed square: 8-14 px of ink, its middle unlike its frame
+            const h = y - top;
+            if (h >= 8 && h <= 14 && px(x, top + (h >> 1)) !== px(x, top)) squares++;
+            top = -1;
+          }
+        }
+        chart.legend = Math.max(chart.legend, squares);
+      }
+    }
+    return out;
+    """
+
+    def drawn(charts):
+        return set(charts) == set(GRAPHS) and all(
+            c["loaded"] and min(c["shown"]) > 0 and all(abs(a - b) <= 2 for a, b in zip(c["size"], c["shown"]))
+            and c["legend"] == len(GRAPHS[name][0]) for name, c in charts.items())
 
     hostid = fleet.hostids[PREFIX + "failed_batch"]
     opts = webdriver.ChromeOptions()
@@ -419,6 +467,14 @@ def test_dashboard_shows_values(fleet):
             return [w.text for w in browser.find_elements(By.CSS_SELECTOR, ".dashboard-grid-widget")]
         texts = wait_for(widgets, lambda t: len(t) == 29 and all("\n" in x or x.startswith("SEPA:") for x in t),
                          timeout=30)
+
+        def charts_twice():
+            """The charts, and again half a second later: the frontend reloads a chart when it
+            resizes its widget, so drawn twice in a row means drawn for good."""
+            first = browser.execute_script(charts_js)
+            time.sleep(0.5)
+            return first, browser.execute_script(charts_js)
+        charts = wait_for(charts_twice, lambda both: all(map(drawn, both)), timeout=60, step=0.5)[1]
         assert "SEPA overview" in browser.title or "SEPA overview" in browser.page_source
         os.makedirs(ARTIFACTS, exist_ok=True)
         browser.save_screenshot(os.path.join(ARTIFACTS, f"dashboard-{zabbix.VERSION}.png"))
@@ -428,5 +484,12 @@ def test_dashboard_shows_values(fleet):
     bad = [t for t in texts if "No data" in t or "Cannot" in t or "No permissions" in t or "not found" in t]
     assert not bad, bad
     by_title = {t.split("\n", 1)[0]: t for t in texts}
-    assert by_title["Failed batches 24h"].split("\n")[2] == "1"
+    # title, time, the value's parts (7.0 puts decimals and units on lines of their own), item name
+    values = {title: t.split("\n")[2:-1] for title, t in by_title.items() if not title.startswith("SEPA:")}
+    assert values["Failed batches 24h"] == ["1"], values          # a count: no ".00" (7.0's default)
+    assert len(values["Active mandates"]) == 1 and values["Active mandates"][0].isdigit(), values
+    assert len(values["Scheduler idle"]) == 1 and \
+        re.fullmatch(r"\d+[a-z]+( \d+[a-z]+)*", values["Scheduler idle"][0]), values      # "5m 48s", not "5.80m"
     assert "all groups collected (0)" in by_title["Collector"]
+    assert set(charts) == set(GRAPHS), charts          # title -> {loaded, size, shown, legend: rows seen}
+    assert drawn(charts), charts

@@ -180,7 +180,7 @@ def test_dashboard_widgets_point_at_template_items(version):
     graphs = {g["name"] for g in export_["graphs"]}
     (board,) = t["dashboards"]
     for w in board["pages"][0]["widgets"]:
-        value = w["fields"][0]["value"]
+        (value,) = [f["value"] for f in w["fields"] if f["type"] in ("ITEM", "GRAPH")]
         assert value["host"] == "SEPA by Zabbix agent"
         assert value.get("key") in keys or value.get("name") in graphs
 
@@ -342,14 +342,22 @@ def test_7_0_leaves_defaults_out_and_sorts_like_zabbix():
 
 def test_7_0_dashboard_widget_shapes():
     widgets = template_of("agent")["dashboards"][0]["pages"][0]["widgets"]
+    metrics = {m.key: m for m in registry.metrics()}
     assert {w["type"] for w in widgets} == {"item", "graph"}        # module ids, not 6.0's constants
     references = []
     for w in widgets:
         names = [f["name"] for f in w["fields"]]
         assert names == sorted(names)             # Zabbix exports them sorted: a re-import shows no change
         if w["type"] == "item":
-            assert w["fields"][0]["type"] == "ITEM" and names[0] == "itemid.0"
-            assert set(names) <= {"itemid.0", "value_size"}
+            fields = {f["name"]: f for f in w["fields"]}
+            assert fields["itemid.0"]["type"] == "ITEM"
+            assert set(names) <= {"decimal_places", "itemid.0", "value_size"}
+            metric = metrics[fields["itemid.0"]["value"]["key"]]
+            # 7.0 gives every number 2 decimals by default ("30.00", "5.80m"); counts and seconds want none
+            whole = metric.value_type == registry.INT or metric.unit == "s"
+            assert ("decimal_places" in fields) == whole, w["name"]
+            if whole:
+                assert fields["decimal_places"] == {"type": "INTEGER", "name": "decimal_places", "value": "0"}
         else:
             assert names == ["graphid.0", "reference"] and w["fields"][0]["type"] == "GRAPH"
             references.append(w["fields"][1]["value"])

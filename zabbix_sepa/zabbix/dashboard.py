@@ -3,6 +3,7 @@ graph widgets, which template dashboards allow on both majors), and the
 template graphs it shows. Laid out for a 1920x1080 screen on 6.0's 24-column
 grid; 7.0's grid has 72 columns of a third of the width (rows are the same
 70 px), so there x and width are tripled and the board looks the same."""
+from zabbix_sepa import registry
 
 # (key, label) of the single values, in reading order: batches, money, mandates, health.
 VALUES = (
@@ -49,6 +50,8 @@ GRAPHS = {
                      ("F63100", "A54F10", "2774A4")),
 }
 
+METRICS = {m.key: m for m in registry.metrics()}
+
 COLUMNS, VALUE_W, VALUE_H = 24, 4, 2          # in 6.0 grid units
 GRID_COLUMNS = {"6.0": 24, "7.0": 72}
 
@@ -64,6 +67,16 @@ def graphs(render):
 
 # Values shown as words (value maps) need a smaller font than numbers to fit the widget.
 SMALL = {"sepa.collector.status"}
+
+# 7.0's item value widget formats every number with its `decimal_places` (default 2): counts
+# would read "30.00" and seconds "5.80m". 0 restores 6.0's look: "30", and "5m 48s" (with 0
+# decimals 7.0 formats seconds as 6.0 always does). 6.0 pads only floats to the decimal places
+# and ignores them for seconds, so its export keeps the default.
+WHOLE_UNITS = {"s"}
+
+
+def _whole(metric):
+    return metric.value_type == registry.INT or metric.unit in WHOLE_UNITS
 
 
 class _Widgets:
@@ -102,6 +115,8 @@ class _Widgets:
 
     def value(self, key, label, x, y):
         fields = [{"type": "ITEM", "name": "itemid", "value": {"host": self.render.name, "key": key}}]
+        if self.v7 and _whole(METRICS[key]):
+            fields.append({"type": "INTEGER", "name": "decimal_places", "value": "0"})
         if key in SMALL:
             fields.append({"type": "INTEGER", "name": "value_size", "value": "20"})
         return self._widget("ITEM", label, x, y, VALUE_W, VALUE_H, fields)
