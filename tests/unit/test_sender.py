@@ -150,3 +150,135 @@ def test_read_psk(tmp_path):
             read_psk(str(tmp_path / "bad"))
     with pytest.raises(PskError, match="cannot read .*missing"):
         read_psk(str(tmp_path / "missing"))
+
+
+# -- one deadline per request (issue 14, defect 3) ------------------------------------------
+# zabbix.timeout bounded each socket read, so a server sending one byte a second kept `send`
+# busy for as long as it liked. These peers stop after DRIBBLE_FOR seconds (so that the old
+# behaviour shows as a slow failure, not a hung test run); the sender must give up long before.
+
+DRIBBLE_FOR = 8.0
+MARGIN = 0.75           # thread start, the kernel, a loaded machine
+
+
+class Dribbler:
+    """Accepts connections and keeps each busy without ever completing the exchange.
+
+    mode "reply": reads the request, then sends a Zabbix reply one byte a second;
+    mode "silent": reads the request, then says nothing;
+    mode "tls": a TLS record header announcing a 16 KiB handshake record, then one byte a
+    second of it, so that a PSK handshake never completes (and never fails)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        stop = time.monotonic() + DRIBBLE_FOR
+        with conn:
+            conn.settimeout(0.2)
+            if self.mode == "tls":
+                data = b"\x16\x03\x03\x40\x00" + bytes(16384)
+            else:
+                data = framed(OK)
+            try:
+                conn.recv(65536)                # the request (or the ClientHello)
+            except OSError:
+                pass
+            for i in range(len(data)):
+                if time.monotonic() >= stop:
+                    return
+                if self.mode != "silent":
+                    try:
+                        conn.sendall(data[i:i + 1])
+                    except OSError:
+                        return
+                time.sleep(1.0)
+
+    def close(self):
+        self.sock.close()
+
+
+def _timed(fn):
+    began = time.monotonic()
+    try:
+        fn()
+    except DeliveryError as exc:
+        return time.monotonic() - began, str(exc)
+    pytest.fail("the request was acknowledged")
+
+
+@pytest.mark.parametrize("mode, psk", [("reply", False), ("silent", False), ("tls", True), ("silent", True)])
+def test_one_deadline_bounds_the_whole_request(mode, psk):
+    peer = Dribbler(mode)
+    sender = Sender("127.0.0.1", peer.port, 1.5, *(("id", "ab" * 32) if psk else ()))
+    try:
+        elapsed, message = _timed(lambda: sender.send([("h", "sepa.collect", "v", 1)]))
+    finally:
+        peer.close()
+    assert elapsed < 1.5 + MARGIN, f"gave up after {elapsed:.1f} s: {message}"
+    assert "within 1.5 s (zabbix.timeout" in message
+
+
+def test_send_command_gives_up_in_time_and_keeps_the_value(tmp_path):
+    """The whole command: a spooled value, a server that answers one byte a second."""
+    import yaml
+    from zabbix_sepa import cli
+    from zabbix_sepa.transport.spool import HostSpool
+
+    peer = Dribbler("reply")
+    spool = tmp_path / "spool"
+    HostSpool(str(spool), "alpha").put("sepa.collect", '{"n":1}', int(time.time()) - 60)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "spool_dir": str(spool),
+        "zabbix": {"server": "127.0.0.1", "port": peer.port, "timeout": 2},
+        "sites": [{"name": "alpha", "database": {"name": "x", "user": "u"}}]}))
+    cfg.chmod(0o600)
+    began = time.monotonic()
+    try:
+        rc = cli.main(["send", "--config", str(cfg), "--spool-only"])
+    finally:
+        peer.close()
+    elapsed = time.monotonic() - began
+    assert elapsed < 2 + MARGIN, f"send took {elapsed:.1f} s with zabbix.timeout 2"
+    assert rc == 1
+    assert len(HostSpool(str(spool), "alpha").entries()) == 1
+
+
+def test_connect_counts_against_the_same_deadline():
+    """A listener whose accept queue is full never completes the TCP handshake."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    held = []
+    try:
+        while True:                  # fill the queue: the kernel then drops further SYNs
+            c = socket.socket()
+            c.settimeout(0.3)
+            try:
+                c.connect(("127.0.0.1", port))
+            except socket.timeout:
+                c.close()
+                break
+            held.append(c)
+        elapsed, message = _timed(lambda: Sender("127.0.0.1", port, 1.0).send([("h", "k", "v", 1)]))
+    finally:
+        for c in held:
+            c.close()
+        listener.close()
+    assert elapsed < 1.0 + MARGIN
+    assert "cannot connect to 127.0.0.1:" in message and "within 1 s (zabbix.timeout)" in message

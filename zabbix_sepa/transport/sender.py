@@ -6,20 +6,27 @@ The framing and the socket work are ours, because zappix 1.2.3 has two
 defects we must not pass on to users:
 
 - with PSK it puts a Python-level timeout on the socket it hands to
-  pyOpenSSL, which then raises `WantReadError` instead of waiting; we connect
-  with a timeout, then make the socket blocking and bound every read and
-  write with kernel timeouts (SO_RCVTIMEO/SO_SNDTIMEO) that OpenSSL respects;
+  pyOpenSSL, which then raises `WantReadError` instead of waiting; we make
+  the socket non-blocking and wait for it ourselves (`_Tls`);
 - it crashes (struct.error, AttributeError) on a short or unexpected reply;
   we read the header and body exactly and parse the reply ourselves.
 Its stream module imports pyOpenSSL (60 ms); we load it only when PSK is on.
+
+`zabbix.timeout` is one deadline for the whole request: connecting, sending,
+the TLS handshake and the complete reply (`Deadline`). Every wait gets only
+what is left of it, so a server that answers one byte a second cannot keep
+`send` busy longer than the timeout. (Resolving the server's name is left to
+the system resolver and its own timeouts.)
 
 Whatever goes wrong, `send` raises DeliveryError with a sentence an operator
 can act on, and never a library exception: the caller keeps the values.
 """
 import json
 import re
+import select
 import socket
 import struct
+import time
 from dataclasses import dataclass
 
 from zappix.protocol import SenderData, SenderDataRequest
@@ -56,6 +63,74 @@ def read_psk(path):
         raise PskError(f"{path} must hold one hexadecimal key of 32 to 512 digits (an even number), "
                        "e.g. from `openssl rand -hex 32`")
     return text
+
+
+class Deadline:
+    """One time limit for a whole request; left() is what remains, socket.timeout once spent."""
+
+    def __init__(self, seconds):
+        self.at = time.monotonic() + seconds
+
+    def left(self):
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("zabbix.timeout spent")
+        return left
+
+
+class _Plain:
+    """A connected socket whose every send and receive waits at most what the deadline leaves."""
+
+    def __init__(self, sock, deadline):
+        self.sock, self.deadline = sock, deadline
+
+    def sendall(self, data):
+        view = memoryview(data)
+        while view:
+            self.sock.settimeout(self.deadline.left())
+            view = view[self.sock.send(view):]
+
+    def recv(self, n):
+        self.sock.settimeout(self.deadline.left())
+        return self.sock.recv(n)
+
+
+class _Tls:
+    """A pyOpenSSL connection over a non-blocking socket, each wait bounded by the deadline.
+
+    OpenSSL says what it needs (WantRead/WantWrite); we poll the socket for that with what
+    is left of the deadline and call again. A peer that trickles bytes only keeps it going
+    until the deadline."""
+
+    def __init__(self, conn, sock, deadline):
+        self.conn, self.sock, self.deadline = conn, sock, deadline
+
+    def _retry(self, operation, *args):
+        from OpenSSL import SSL
+        while True:
+            try:
+                return operation(*args)
+            except SSL.WantReadError:
+                self._wait(select.POLLIN)
+            except SSL.WantWriteError:
+                self._wait(select.POLLOUT)
+
+    def _wait(self, event):
+        poller = select.poll()
+        poller.register(self.sock, event)
+        if not poller.poll(self.deadline.left() * 1000):
+            raise socket.timeout("zabbix.timeout spent")
+
+    def handshake(self):
+        self._retry(self.conn.do_handshake)
+
+    def sendall(self, data):
+        view = memoryview(data)
+        while view:
+            view = view[self._retry(self.conn.send, view):]
+
+    def recv(self, n):
+        return self._retry(self.conn.recv, n)
 
 
 class Sender:
@@ -95,7 +170,8 @@ class Sender:
             raise
         except socket.timeout:
             raise DeliveryError(f"no reply from {self.where} within {self.timeout:g} s "
-                                "(zabbix.timeout)") from None
+                                "(zabbix.timeout, the limit of the whole request: connect, "
+                                "send, reply)") from None
         except ConnectionRefusedError:
             raise DeliveryError(f"connection refused by {self.where}: is the Zabbix server "
                                 "(or proxy) running and listening there?") from None
@@ -108,32 +184,48 @@ class Sender:
     # -- socket ---------------------------------------------------------------
 
     def _exchange(self, payload):
-        sock = socket.create_connection((self.server, self.port), timeout=self.timeout)
+        deadline = Deadline(self.timeout)
+        sock = self._connect(deadline)
         try:
             if not self.psk_identity:
-                sock.sendall(payload)
-                return self._read_reply(sock.recv)
-            sock.settimeout(None)       # blocking for OpenSSL; the kernel enforces the timeout
-            seconds = int(self.timeout)
-            micros = int((self.timeout - seconds) * 1e6)
-            limit = struct.pack("ll", seconds, micros)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
-            conn = self._tls._wrap_psk_socket(sock)
-            conn.set_connect_state()
-            self._handshake(conn)
-            conn.sendall(payload)
-            return self._read_reply(conn.recv)
+                channel = _Plain(sock, deadline)
+            else:
+                sock.setblocking(False)
+                conn = self._tls._wrap_psk_socket(sock)
+                conn.set_connect_state()
+                channel = _Tls(conn, sock, deadline)
+                self._handshake(channel)
+            channel.sendall(payload)
+            return self._read_reply(channel.recv)
         finally:
             sock.close()
 
-    def _handshake(self, conn):
+    def _connect(self, deadline):
+        """A socket connected to the server (its first address that answers) within the deadline."""
+        failure = OSError(f"no address for {self.server}")
+        for family, kind, proto, _, address in socket.getaddrinfo(self.server, self.port,
+                                                                  type=socket.SOCK_STREAM):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(deadline.left())
+                sock.connect(address)
+                return sock
+            except socket.timeout:
+                sock.close()
+                raise DeliveryError(f"cannot connect to {self.where} within {self.timeout:g} s "
+                                    "(zabbix.timeout): is it reachable (firewall, routing)?") from None
+            except OSError as exc:
+                sock.close()
+                failure = exc
+        raise failure
+
+    def _handshake(self, channel):
         from OpenSSL import SSL
         try:
-            conn.do_handshake()
-        except (SSL.WantReadError, SSL.WantWriteError):
+            channel.handshake()
+        except socket.timeout:
             raise DeliveryError(f"no TLS handshake with {self.where} within {self.timeout:g} s "
-                                "(zabbix.timeout)") from None
+                                "(zabbix.timeout, the limit of the whole request)") from None
         except SSL.Error as exc:
             raise DeliveryError(
                 f"TLS with PSK to {self.where} failed ({exc.__class__.__name__}): the server did not "
@@ -183,8 +275,6 @@ class Sender:
 
     def _explain(self, exc):
         from OpenSSL import SSL
-        if isinstance(exc, (SSL.WantReadError, SSL.WantWriteError)):
-            return f"no reply from {self.where} within {self.timeout:g} s (zabbix.timeout, TLS)"
         if isinstance(exc, SSL.ZeroReturnError):
             return f"{self.where} closed the TLS connection before replying: not acknowledged"
         if isinstance(exc, SSL.Error):
