@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # zabbix-sepa installer.
 #
-#   sudo ./install.sh [options]            production install on this host
-#   sudo ./install.sh --demo               everything on 127.0.0.1, with a demo site (see README);
+# As root (or with sudo):
+#   ./install.sh [options]                 production install on this host
+#   ./install.sh --demo                    everything on 127.0.0.1, with a demo site (see README);
 #                                          Zabbix 7.0 LTS, or 6.0 with --zabbix-version 6.0
-#   sudo ./install.sh --demo --stop        stop what the demo started
-#   sudo ./install.sh --uninstall [--purge]
+#   ./install.sh --demo --stop             stop what the demo started
+#   ./install.sh --uninstall [--purge]
 #
 # Options:
 #   --prefix DIR          virtualenv for the package (default /opt/zabbix-sepa)
@@ -20,6 +21,7 @@
 #                         MariaDB admin: socket auth, or a password asked on the terminal)
 #   --dry-run             print every action, do nothing
 #   --uninstall           remove what was installed; keep config and spool (--purge: those too)
+#   --demo                the demo (above); --stop stops it, --zabbix-version 7.0|6.0 picks its Zabbix
 #   -h, --help
 #
 # Every action checks first and does nothing when it is already done: a second run reports
@@ -44,11 +46,12 @@ PURGE=no
 DEMO_STOP=no
 CHANGES=0
 PYTHON=${PYTHON:-}
+DEMO_SITE=${ZABBIX_SEPA_DEMO_SITE:-verenigingen-demo}   # the tests' demo uses a name of its own
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'install.sh: %s\n' "$*" >&2; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -e/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -102,7 +105,7 @@ ensure_dir() {    # ensure_dir PATH MODE OWNER:GROUP
 }
 
 require_root() {
-    [ "$(id -u)" = 0 ] || [ "$DRY_RUN" = yes ] || die "run me as root (sudo ./install.sh ...): I create a system user, /etc/zabbix-sepa, /var/spool/zabbix-sepa and the agent's UserParameters"
+    [ "$(id -u)" = 0 ] || [ "$DRY_RUN" = yes ] || die "run me as root (or with sudo): I create a system user, /etc/zabbix-sepa, /var/spool/zabbix-sepa and the agent's UserParameters"
 }
 
 # -- prerequisites ------------------------------------------------------------------------------
@@ -383,7 +386,7 @@ do_install() {
         if runuser -u "$USER_NAME" -- "$BIN_LINK" check --config "$CONFIG"; then
             say "ready."
         else
-            say "not ready yet: edit $CONFIG (database, zabbix server), then run: sudo -u $USER_NAME zabbix-sepa check"
+            say "not ready yet: edit $CONFIG (database, zabbix server), then run: runuser -u $USER_NAME -- zabbix-sepa check"
         fi
     fi
 }
@@ -455,7 +458,7 @@ do_demo() {
     install_package
     ensure_dir "$CONFIG_DIR" 0750 "root:$(config_group)"
     "$PREFIX/bin/python" -m zabbix_sepa.dataset.demo --config "$CONFIG" --config-group "$(config_group)" \
-        --server-port "$ZABBIX_SERVER_PORT" --api-url "$ZABBIX_API_URL"
+        --server-port "$ZABBIX_SERVER_PORT" --api-url "$ZABBIX_API_URL" --site "$DEMO_SITE"
     say "== 3/5 install zabbix-sepa"
     AGENT_CONFIG=$agent_conf
     do_install_quiet
@@ -474,13 +477,14 @@ do_demo() {
 
 The demo is running.
   Frontend:   $ZABBIX_WEB_URL   (Zabbix $version) login Admin / zabbix
-  Problems:   Monitoring > Problems: the demo site "verenigingen-demo" has a failed batch
+  Problems:   Monitoring > Problems: the demo site "$DEMO_SITE" has a failed batch
               (High), a low batch success rate, members paying by SEPA without a mandate
               and a stuck draft batch.
-  Dashboard:  Monitoring > Hosts > verenigingen-demo > Dashboards > "SEPA overview"
-  Collect:    sudo -u $USER_NAME zabbix-sepa collect      (the document)
-  Keep going: sudo -u $USER_NAME zabbix-sepa send --all   (the timer does this every minute)
-  Stop:       sudo ./install.sh --demo --stop
+  Dashboard:  Monitoring > Hosts > $DEMO_SITE > Dashboards > "SEPA overview"
+  Collect:    runuser -u $USER_NAME -- zabbix-sepa collect      (the document)
+  Keep going: runuser -u $USER_NAME -- zabbix-sepa send --all   (the timer does this every minute)
+  Stop:       ./install.sh --demo --stop
+  (as root; with sudo: sudo -u $USER_NAME zabbix-sepa ..., sudo ./install.sh ...)
 EOF
 }
 

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Real Zabbix servers, agents and frontend APIs on 127.0.0.1, without systemd, from
-# Debian's packages, for the tests, the benchmarks and the demo. Two majors side by side:
-#   7.0 LTS (default; bookworm-backports)  server 10051, agent 10050, frontend 8080
-#   6.0 LTS (bookworm)                     server 10061, agent 10060, frontend 8060
-# Choose with ZABBIX_VERSION=7.0|6.0 or --version 7.0|6.0|all before the command.
+# Debian's packages, for the demo, the tests and the benchmarks. Two majors side by side,
+# and two instances of each, so that the tests never touch the demo's Zabbix:
+#                                          demo (default)          tests
+#   7.0 LTS (default; bookworm-backports)  10051, 10050, 8080      10151, 10150, 8180
+#   6.0 LTS (bookworm)                     10061, 10060, 8060      10161, 10160, 8160
+#   (server, agent, frontend ports)
+# Choose with ZABBIX_VERSION=7.0|6.0 or --version 7.0|6.0|all before the command, and
+# ZABBIX_SEPA_INSTANCE=demo|tests (tests/zabbix.py always uses `tests`).
 #   stack/zabbix.sh up        MariaDB first (stack/mariadb.sh), fetch the version's packages,
 #                             load its schema once, start what is not running
 #   stack/zabbix.sh down      stop what this script started (not what it found running)
@@ -16,8 +20,9 @@
 # private root ($STATE/zabbix-V/root; the frontend patched to read its config from there),
 # so both majors coexist and the machine's own Zabbix packages and /etc/zabbix, if any, are
 # never touched. Only their libraries, PHP and the `zabbix` system user are installed.
-# Each version has its own database (zsepa_zabbix70, zsepa_zabbix60), ports, configs, logs,
-# pid files, PSK and facts in $STATE/zabbix-V. Idempotent and quick when everything is up.
+# Each instance of a version has its own database (demo: zsepa_zabbix70, tests:
+# zsepa_tests_zabbix70, ...), ports, configs, logs, pid files, PSK and facts in
+# $STATE/zabbix-V (demo) or $STATE/tests-zabbix-V. Idempotent and quick when all is up.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -38,7 +43,13 @@ case $VERSION in
     *) echo "zabbix.sh: unknown Zabbix version '$VERSION' (ZABBIX_VERSION or --version): choose 7.0, 6.0 or all" >&2
        exit 2 ;;
 esac
-Z="$STATE/zabbix-$VERSION"
+INSTANCE=${ZABBIX_SEPA_INSTANCE:-demo}
+case $INSTANCE in
+    demo) Z="$STATE/zabbix-$VERSION" DB_PREFIX=zsepa_ ;;
+    tests) Z="$STATE/tests-zabbix-$VERSION" DB_PREFIX=zsepa_tests_
+           PORTS=($((PORTS[0] + 100)) $((PORTS[1] + 100)) $((PORTS[2] + 100))) ;;
+    *) echo "zabbix.sh: unknown instance '$INSTANCE' (ZABBIX_SEPA_INSTANCE): choose demo or tests" >&2; exit 2 ;;
+esac
 ROOT="$Z/root"                     # the version's packages, unpacked
 SOCKET=${MARIADB_SOCKET:-/run/mysqld/mysqld.sock}
 SERVER_PORT=${ZABBIX_SERVER_PORT:-${PORTS[0]}}
@@ -46,7 +57,7 @@ AGENT_PORT=${ZABBIX_AGENT_PORT:-${PORTS[1]}}
 WEB_PORT=${ZABBIX_WEB_PORT:-${PORTS[2]}}
 AGENT_HOSTNAME=zabbix-sepa-test
 PSK_IDENTITY=zabbix-sepa-stack
-DB=${ZABBIX_DB:-zsepa_zabbix${VERSION/./}} DB_USER=zabbix DB_PASSWORD=zabbix-sepa-stack
+DB=${ZABBIX_DB:-${DB_PREFIX}zabbix${VERSION/./}} DB_USER=zabbix DB_PASSWORD=zabbix-sepa-stack
 MARKER=zsepa_stack_loaded          # table made in $DB after a complete load
 SCHEMA_DIR="$ROOT/usr/share/zabbix-server-mysql"
 WEB_ROOT="$ROOT/usr/share/zabbix"
@@ -355,6 +366,7 @@ ZABBIX_SERVER_LOG=$Z/zabbix_server.log
 ZABBIX_AGENT_LOG=$Z/zabbix_agentd.log
 ZABBIX_DB=$DB
 ZABBIX_VERSION=$VERSION
+ZABBIX_SEPA_INSTANCE=$INSTANCE
 ZABBIX_ROOT=$ROOT
 ZABBIX_SERVER_BIN=$SERVER_BIN
 ZABBIX_AGENTD_BIN=$AGENT_BIN
@@ -512,7 +524,7 @@ up() {
     start_server
     start_agent
     start_web
-    log "up: Zabbix $VERSION server 127.0.0.1:$SERVER_PORT, agent 127.0.0.1:$AGENT_PORT, API $API (Admin/zabbix); facts in $FACTS"
+    log "up: Zabbix $VERSION ($INSTANCE) server 127.0.0.1:$SERVER_PORT, agent 127.0.0.1:$AGENT_PORT, API $API (Admin/zabbix); facts in $FACTS"
 }
 
 down() {
@@ -531,7 +543,7 @@ down() {
 status() {
     local rc=0 version
     by() { [ -f "$Z/started.$1" ] && echo ", started by stack/zabbix.sh" || echo ""; }
-    echo "zabbix:   $VERSION ($(paste -sd, "$ROOT/.complete" 2>/dev/null || echo "not unpacked in $ROOT"))"
+    echo "zabbix:   $VERSION, instance $INSTANCE ($(paste -sd, "$ROOT/.complete" 2>/dev/null || echo "not unpacked in $ROOT"))"
     if alive "$SERVER_PID" zabbix_server && port_open "$SERVER_PORT"; then
         echo "server:   up   127.0.0.1:$SERVER_PORT pid $(cat "$SERVER_PID")$(by server); conf $SERVER_CONF"
     else echo "server:   down (conf $SERVER_CONF, log $Z/zabbix_server.log)"; rc=1; fi

@@ -37,7 +37,7 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
 stack/mariadb.sh up
-stack/zabbix.sh --version all up
+ZABBIX_SEPA_INSTANCE=tests stack/zabbix.sh --version all up   # the tests' own Zabbix, never the demo's
 
 rc=0
 echo "== the whole suite, Zabbix 7.0" >&2

@@ -1,8 +1,9 @@
 """A real Zabbix for the tests: started by stack/zabbix.sh, driven through its API.
 
 The major is ZABBIX_VERSION (7.0, the default, or 6.0): tests/run.sh runs the Zabbix
-tests once per major. Hosts made here are named `zsepa-*` and deleted by the tests
-that made them. Standard library only.
+tests once per major. Always the stack's `tests` instance (its own servers, ports and
+databases), never the demo's Zabbix. Hosts made here are named `zsepa-*` and deleted by
+the tests that made them. Standard library only.
 """
 import json
 import os
@@ -15,9 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "stack", "zabbix.sh")
 VERSION = os.environ.get("ZABBIX_VERSION", "7.0")
 MAJOR = tuple(int(part) for part in VERSION.split("."))
-STATE = os.path.join(os.environ.get("ZABBIX_SEPA_STACK_STATE", "/var/tmp/zabbix-sepa-stack"), f"zabbix-{VERSION}")
-# the same defaults and environment overrides as stack/zabbix.sh
-_PORTS = {"7.0": (10051, 10050, 8080), "6.0": (10061, 10060, 8060)}[VERSION]
+STATE = os.path.join(os.environ.get("ZABBIX_SEPA_STACK_STATE", "/var/tmp/zabbix-sepa-stack"), f"tests-zabbix-{VERSION}")
+# the same defaults and environment overrides as stack/zabbix.sh (instance `tests`)
+_PORTS = {"7.0": (10151, 10150, 8180), "6.0": (10161, 10160, 8160)}[VERSION]
 SERVER_PORT = int(os.environ.get("ZABBIX_SERVER_PORT", _PORTS[0]))
 AGENT_PORT = int(os.environ.get("ZABBIX_AGENT_PORT", _PORTS[1]))
 WEB_PORT = int(os.environ.get("ZABBIX_WEB_PORT", _PORTS[2]))
@@ -26,6 +27,7 @@ API_USER, API_PASSWORD = "Admin", "zabbix"
 GROUP = "zabbix-sepa tests"
 SENDER = os.path.join(STATE, "root", "usr", "bin", "zabbix_sender")
 GET = os.path.join(STATE, "root", "usr", "bin", "zabbix_get")
+AGENTD = os.path.join(STATE, "root", "usr", "sbin", "zabbix_agentd")
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,8 @@ _token = None
 
 
 def stack_cmd(*args):
-    proc = subprocess.run([SCRIPT, *args], capture_output=True, text=True)
+    env = dict(os.environ, ZABBIX_VERSION=VERSION, ZABBIX_SEPA_INSTANCE="tests")
+    proc = subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env)
     if proc.returncode:
         raise RuntimeError(f"stack/zabbix.sh {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     return proc.stdout
@@ -204,7 +207,7 @@ def install_userparameters(config_path):
         stack_cmd("restart-agent")
 
 
-def zabbix_get(key, timeout=10):
-    proc = subprocess.run([GET, "-s", "127.0.0.1", "-p", str(AGENT_PORT), "-k", key, "-t", str(timeout)],
+def zabbix_get(key, timeout=10, port=None):
+    proc = subprocess.run([GET, "-s", "127.0.0.1", "-p", str(port or AGENT_PORT), "-k", key, "-t", str(timeout)],
                           capture_output=True, text=True)
     return (proc.stdout + proc.stderr).strip()

@@ -1,15 +1,17 @@
-"""install.sh for real on this machine: install, reinstall, the agent and the send command it
+"""install.sh for real, in a sandbox: install, reinstall, the agent and the send command it
 set up, uninstall, purge; the bad paths; and the one-command demo.
 
-It uses the real paths (/opt/zabbix-sepa, /etc/zabbix-sepa, /usr/local/bin, /etc/cron.d) and
-purges them before and after. The agent is the test stack's (its config is passed with
---agent-config), so the UserParameters land where that agent reads them.
+Each test runs install.sh in a Sandbox (tests/sandbox.py): its own mount namespace where
+/etc, /opt, /usr/local and /var/{spool,cache,log} are overlays, so install.sh writes to the
+real paths it always uses while the machine's own installation, accounts and cron files
+stay untouched. The agent is one the test starts inside the same sandbox (so it sees the
+installed command); the demo runs against the tests' own Zabbix with a site of its own.
 """
-import grp
 import json
 import os
-import pwd
+import random
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -18,47 +20,91 @@ import pytest
 import yaml
 
 from tests import mariadb, zabbix
+from tests.sandbox import Sandbox
 
 pytestmark = pytest.mark.zabbix
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INSTALL = os.path.join(ROOT, "install.sh")
 PATHS = ("/opt/zabbix-sepa", "/usr/local/bin/zabbix-sepa", "/etc/cron.d/zabbix-sepa", "/var/cache/zabbix-sepa")
+DEMO_SITE = "zsepa-demo"
 
 
-def sh(*args, timeout=600):
-    proc = subprocess.run([INSTALL, *args], capture_output=True, text=True, timeout=timeout)
+@pytest.fixture
+def box():
+    zabbix.ensure_stack()
+    b = Sandbox()
+    yield b
+    b.remove()
+
+
+def sh(box, *args, timeout=600):
+    env = dict(os.environ, ZABBIX_VERSION=zabbix.VERSION, ZABBIX_SEPA_INSTANCE="tests",
+               ZABBIX_SEPA_DEMO_SITE=DEMO_SITE)
+    proc = box.run(INSTALL, *args, timeout=timeout, env=env)
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def agent_conf():
-    return zabbix.ensure_stack().agent_conf
+def free_port():
+    """A free port the agent accepts (its ListenPort is 1024-32767)."""
+    for port in random.sample(range(20000, 32000), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
 
 
-def agent_file():
-    return os.path.join(zabbix.ensure_stack().agent_include_dir, "zabbix_sepa.conf")
+class SandboxAgent:
+    """A real zabbix_agentd of the stack's major, started inside the sandbox (it runs the
+    UserParameters there, where the sandboxed install put the command)."""
+
+    def __init__(self, box):
+        self.box, self.port = box, free_port()
+        self.dir = os.path.join(box.dir, "agent")
+        self.include = os.path.join(self.dir, "conf.d")
+        os.makedirs(self.include)
+        self.conf = os.path.join(self.dir, "zabbix_agentd.conf")
+        with open(self.conf, "w") as fh:
+            fh.write(f"AllowRoot=1\nServer=127.0.0.1\nListenIP=127.0.0.1\nListenPort={self.port}\n"
+                     f"Hostname=zsepa-sandbox\nLogFile={self.dir}/agent.log\nPidFile={self.dir}/agent.pid\n"
+                     f"Timeout=3\nStartAgents=2\nInclude={self.include}/*.conf\n")
+        self.proc = None
+
+    def start(self):
+        self.proc = self.box.popen(zabbix.AGENTD, "-f", "-c", self.conf,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the sandboxed agent did not listen on {self.port}; see {self.dir}/agent.log")
+
+    def get(self, key):
+        return zabbix.zabbix_get(key, port=self.port)
+
+    def stop(self):
+        if self.proc:               # unshare and sh exec the agent: this is its main process
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
 
 
 def remove_demo():
-    hosts = zabbix.api("host.get", {"filter": {"host": ["verenigingen-demo"]}})
+    hosts = zabbix.api("host.get", {"filter": {"host": [DEMO_SITE]}})
     if hosts:
         zabbix.api("host.delete", [h["hostid"] for h in hosts])
     admin = mariadb.ensure_server().admin()
     with admin.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS verenigingen_demo")
+        name = DEMO_SITE.replace("-", "_")
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         for host in ("localhost", "127.0.0.1"):
-            cur.execute(f"DROP USER IF EXISTS 'zbx_sepa_demo'@'{host}'")
+            cur.execute(f"DROP USER IF EXISTS '{name}'@'{host}'")
     admin.close()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def clean_machine():
-    zabbix.ensure_stack()
-    sh("--uninstall", "--purge")
-    remove_demo()
-    yield
-    sh("--uninstall", "--purge")
-    remove_demo()
 
 
 def test_refuses_without_root():
@@ -74,49 +120,51 @@ def test_refuses_without_root():
         shutil.rmtree(where)
 
 
-def test_install_reinstall_agent_send_uninstall_purge(tmp_path, site):
-    rc, out, err = sh("--dry-run", "--agent-config", agent_conf())
+def test_install_reinstall_agent_send_uninstall_purge(box, site):
+    agent = SandboxAgent(box)
+    rc, out, err = sh(box, "--dry-run", "--agent-config", agent.conf)
     assert rc == 0, err
     assert "would: virtualenv /opt/zabbix-sepa" in out and "would: write /etc/cron.d/zabbix-sepa (0644 root:root)" in out
-    assert not any(os.path.exists(p) for p in PATHS)
+    assert not any(box.exists(p) for p in PATHS)
 
-    rc, out, err = sh("--agent-config", agent_conf())
+    rc, out, err = sh(box, "--agent-config", agent.conf)
     assert rc == 0, out + err
     assert "done: link /usr/local/bin/zabbix-sepa -> /opt/zabbix-sepa/bin/zabbix-sepa" in out
-    st = os.stat("/etc/zabbix-sepa/config.yaml")
-    assert oct(st.st_mode & 0o777) == "0o640" and grp.getgrgid(st.st_gid).gr_name == "zabbix"
-    assert pwd.getpwnam("zabbix-sepa").pw_shell == "/usr/sbin/nologin"
-    assert os.path.isfile(agent_file())
-    assert "UserParameter=sepa.collect[*],/usr/local/bin/zabbix-sepa collect --quiet --site '$1'" in open(agent_file()).read()
+    assert box.stat("/etc/zabbix-sepa/config.yaml") == "640 root zabbix"
+    assert box.getent("passwd", "zabbix-sepa").endswith(":/usr/sbin/nologin")
+    agent_file = os.path.join(agent.include, "zabbix_sepa.conf")
+    assert "UserParameter=sepa.collect[*],/usr/local/bin/zabbix-sepa collect --quiet --site '$1'" in open(agent_file).read()
 
-    rc, out, err = sh("--agent-config", agent_conf())
+    rc, out, err = sh(box, "--agent-config", agent.conf)
     assert rc == 0 and "nothing changed" in out, out + err
 
     # the operator writes the real config: kept by later installs
     site.host = f"zsepa-inst-{site.name[-8:]}"
     config = {"timezone": "UTC", "zabbix": {"server": "127.0.0.1", "port": zabbix.SERVER_PORT},
               "sites": [{"name": site.host, "database": site.server.site_database_mapping(site.name)}]}
-    with open("/etc/zabbix-sepa/config.yaml", "w") as fh:
-        fh.write("# the operator's own\n" + yaml.safe_dump(config))
-    rc, out, err = sh("--agent-config", agent_conf())
+    box.write("/etc/zabbix-sepa/config.yaml", "# the operator's own\n" + yaml.safe_dump(config))
+    rc, out, err = sh(box, "--agent-config", agent.conf)
     assert rc == 0 and "kept: /etc/zabbix-sepa/config.yaml" in out and "nothing changed" in out
     # without --create-db-user it prints what the MariaDB admin has to run
     assert f"GRANT SELECT ON `{site.name}`.`tabSEPA Mandate` TO 'zsepa_test'@'localhost';" in out
-    assert open("/etc/zabbix-sepa/config.yaml").readline() == "# the operator's own\n"
-    proc = subprocess.run(["runuser", "-u", "zabbix-sepa", "--", "/usr/local/bin/zabbix-sepa", "check"],
-                          capture_output=True, text=True)
+    assert box.read("/etc/zabbix-sepa/config.yaml").startswith("# the operator's own\n")
+    proc = box.run("runuser", "-u", "zabbix-sepa", "--", "/usr/local/bin/zabbix-sepa", "check")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
-    # the agent polls through the installed UserParameters
-    doc = json.loads(zabbix.zabbix_get(f"sepa.collect[{site.host}]"))
-    assert doc["site"] == site.host and doc["metrics"]["sepa.collector.status"] == 0
+    # a real agent polls through the installed UserParameters
+    agent.start()
+    try:
+        doc = json.loads(agent.get(f"sepa.collect[{site.host}]"))
+        assert doc["site"] == site.host and doc["metrics"]["sepa.collector.status"] == 0
+    finally:
+        agent.stop()
 
     # the timer's command (cron here: no systemd), run as cron would
     host = zabbix.TrapperHost(site.host)
     try:
-        line = [l for l in open("/etc/cron.d/zabbix-sepa") if l.startswith("* * * * *")][0]
+        line = [l for l in box.read("/etc/cron.d/zabbix-sepa").splitlines() if l.startswith("* * * * *")][0]
         user, command = line.split()[5], line.split(None, 6)[6].split(">")[0].split()
-        proc = subprocess.run(["runuser", "-u", user, "--", *command], capture_output=True, text=True)
+        proc = box.run("runuser", "-u", user, "--", *command)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         deadline = time.monotonic() + 30
         while not host.history() and time.monotonic() < deadline:
@@ -125,67 +173,80 @@ def test_install_reinstall_agent_send_uninstall_purge(tmp_path, site):
     finally:
         host.delete()
 
-    rc, out, err = sh("--uninstall")
+    rc, out, err = sh(box, "--uninstall", "--agent-config", agent.conf)
     assert rc == 0, err
-    assert not any(os.path.exists(p) for p in PATHS) and not os.path.exists(agent_file())
-    assert os.path.exists("/etc/zabbix-sepa/config.yaml") and os.path.isdir("/var/spool/zabbix-sepa")
+    assert not any(box.exists(p) for p in PATHS) and not os.path.exists(agent_file)
+    assert box.exists("/etc/zabbix-sepa/config.yaml") and box.exists("/var/spool/zabbix-sepa")
     assert "kept: /etc/zabbix-sepa and /var/spool/zabbix-sepa" in out
 
-    rc, out, err = sh("--uninstall", "--purge")
+    rc, out, err = sh(box, "--uninstall", "--purge")
     assert rc == 0, err
-    assert not os.path.exists("/etc/zabbix-sepa") and not os.path.exists("/var/spool/zabbix-sepa")
-    with pytest.raises(KeyError):
-        pwd.getpwnam("zabbix-sepa")
+    assert not box.exists("/etc/zabbix-sepa") and not box.exists("/var/spool/zabbix-sepa")
+    assert box.getent("passwd", "zabbix-sepa") is None
 
 
-def test_agent_config_without_include_is_named(tmp_path):
+def test_the_sandbox_leaves_the_machine_alone(box):
+    """What a sandboxed install writes stays in the sandbox (the guard of every test here)."""
+    before = {p: os.path.exists(p) for p in PATHS + ("/etc/zabbix-sepa",)}
+    had_user = subprocess.run(["getent", "passwd", "zabbix-sepa"], capture_output=True).returncode == 0
+    rc, out, err = sh(box, "--no-agent")
+    assert rc == 0, out + err
+    assert box.exists("/etc/zabbix-sepa/config.yaml") and box.getent("passwd", "zabbix-sepa")
+    assert {p: os.path.exists(p) for p in before} == before
+    assert (subprocess.run(["getent", "passwd", "zabbix-sepa"], capture_output=True).returncode == 0) == had_user
+
+
+def test_agent_config_without_include_is_named(box, tmp_path):
     conf = tmp_path / "zabbix_agentd.conf"
     conf.write_text("Server=127.0.0.1\nLogFile=/tmp/agent.log\n")
-    rc, out, err = sh("--agent-config", str(conf), "--no-timer")
+    rc, out, err = sh(box, "--agent-config", str(conf), "--no-timer")
     assert rc == 1 and f"the agent config {conf} has no Include= line" in err
-    sh("--uninstall", "--purge")
 
 
-def test_unwritable_prefix_is_named():
-    rc, out, err = sh("--prefix", "/proc/zabbix-sepa", "--no-agent", "--no-timer")
+def test_unwritable_prefix_is_named(box):
+    rc, out, err = sh(box, "--prefix", "/proc/zabbix-sepa", "--no-agent", "--no-timer")
     assert rc == 1 and "failed: virtualenv /proc/zabbix-sepa" in err
-    sh("--uninstall", "--purge", "--prefix", "/proc/zabbix-sepa")
 
 
-def test_demo_in_one_command():
-    rc, out, err = sh("--demo")
-    assert rc == 0, out[-3000:] + err[-3000:]
-    assert f"http://127.0.0.1:{zabbix.WEB_PORT}/" in out and "Admin / zabbix" in out
-    (host,) = zabbix.api("host.get", {"filter": {"host": ["verenigingen-demo"]}})
-    deadline = time.monotonic() + 60
-    want = {("SEPA: failed direct debit batches", "4"), ("SEPA: members paying by SEPA without an active mandate", "2"),
-            ("SEPA: stuck direct debit batches", "3")}
-    while True:
-        got = {(t["description"], t["priority"]) for t in zabbix.api("trigger.get", {
-            "hostids": [host["hostid"]], "filter": {"value": 1}, "output": ["description", "priority"]})}
-        if got >= want or time.monotonic() > deadline:
-            break
-        time.sleep(2)
-    assert got >= want
-    rc, out, err = sh("--demo")             # again: safe, rebuilds the demo data, keeps the config
-    assert rc == 0, err[-2000:]
-    assert "kept: /etc/zabbix-sepa/config.yaml" in out
+def test_demo_in_one_command(box):
+    """The demo against the tests' own Zabbix, with a site of its own (never the real demo's)."""
+    remove_demo()
+    try:
+        rc, out, err = sh(box, "--demo")
+        assert rc == 0, out[-3000:] + err[-3000:]
+        assert f"http://127.0.0.1:{zabbix.WEB_PORT}/" in out and "Admin / zabbix" in out
+        assert all("with sudo" in line for line in out.splitlines() if "sudo" in line)   # hints work without sudo
+        (host,) = zabbix.api("host.get", {"filter": {"host": [DEMO_SITE]}})
+        deadline = time.monotonic() + 60
+        want = {("SEPA: failed direct debit batches", "4"),
+                ("SEPA: members paying by SEPA without an active mandate", "2"),
+                ("SEPA: stuck direct debit batches", "3")}
+        while True:
+            got = {(t["description"], t["priority"]) for t in zabbix.api("trigger.get", {
+                "hostids": [host["hostid"]], "filter": {"value": 1}, "output": ["description", "priority"]})}
+            if got >= want or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert got >= want
+        rc, out, err = sh(box, "--demo")             # again: safe, rebuilds the demo data, keeps the config
+        assert rc == 0, err[-2000:]
+        assert "kept: /etc/zabbix-sepa/config.yaml" in out
+    finally:
+        remove_demo()
 
 
-def test_create_db_user_makes_a_select_only_user(site):
-    os.makedirs("/etc/zabbix-sepa", exist_ok=True)
-    with open("/etc/zabbix-sepa/config.yaml", "w") as fh:
-        yaml.safe_dump({"timezone": "UTC", "zabbix": {"server": "127.0.0.1", "port": zabbix.SERVER_PORT},
-                        "sites": [{"name": "created", "database": {
-                            "host": "127.0.0.1", "port": 3306, "name": site.name, "user": "zsepa_created",
-                            "password_file": "/etc/zabbix-sepa/db-password"}}]}, fh)
+def test_create_db_user_makes_a_select_only_user(box, site):
+    box.write("/etc/zabbix-sepa/config.yaml", yaml.safe_dump(
+        {"timezone": "UTC", "zabbix": {"server": "127.0.0.1", "port": zabbix.SERVER_PORT},
+         "sites": [{"name": "created", "database": {
+             "host": "127.0.0.1", "port": 3306, "name": site.name, "user": "zsepa_created",
+             "password_file": "/etc/zabbix-sepa/db-password"}}]}))
     admin = site.server.admin()
     try:
-        rc, out, err = sh("--create-db-user", "--no-agent", "--no-timer")
+        rc, out, err = sh(box, "--create-db-user", "--no-agent", "--no-timer")
         assert rc == 0, out + err
         assert "done: MariaDB user 'zsepa_created'@'localhost' (read-only; password in /etc/zabbix-sepa/db-password)" in out
-        st = os.stat("/etc/zabbix-sepa/db-password")
-        assert oct(st.st_mode & 0o777) == "0o640" and pwd.getpwuid(st.st_uid).pw_name == "zabbix-sepa"
+        assert box.stat("/etc/zabbix-sepa/db-password").split()[:2] == ["640", "zabbix-sepa"]
         assert "ready." in out                     # install.sh's own check passed with the new user
         with admin.cursor() as cur:
             for host in ("localhost", "127.0.0.1"):
@@ -193,11 +254,10 @@ def test_create_db_user_makes_a_select_only_user(site):
                 grants = [g for (g,) in cur.fetchall()]
                 assert all(g.startswith(("GRANT USAGE ON", "GRANT SELECT ON")) for g in grants), grants
                 assert sum(g.startswith("GRANT SELECT ON") for g in grants) == 13
-        rc, out, err = sh("--create-db-user", "--no-agent", "--no-timer")
+        rc, out, err = sh(box, "--create-db-user", "--no-agent", "--no-timer")
         assert rc == 0 and "nothing changed" in out, out + err
     finally:
         with admin.cursor() as cur:
             for host in ("localhost", "127.0.0.1"):
                 cur.execute(f"DROP USER IF EXISTS 'zsepa_created'@'{host}'")
         admin.close()
-        sh("--uninstall", "--purge")

@@ -8,6 +8,7 @@ database (so that its dates are fresh) and keeps the user, its password and the 
 refuses to touch a database of the same name that it did not make.
 """
 import argparse
+import re
 import grp
 import os
 import pwd
@@ -62,6 +63,19 @@ def host_timezone():
         return "UTC"
 
 
+def site_name(text):
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: lower-case letters, digits and '-', at most 31")
+    return text
+
+
+def names(site):
+    """The database and MariaDB user of the demo site `site`."""
+    if site == SITE:
+        return DATABASE, USER
+    return site.replace("-", "_"), site.replace("-", "_")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="/etc/zabbix-sepa/config.yaml")
@@ -69,21 +83,24 @@ def main(argv=None):
     ap.add_argument("--socket", default="/run/mysqld/mysqld.sock")
     ap.add_argument("--server-port", type=int, default=10051, help="the demo Zabbix server's trapper port")
     ap.add_argument("--api-url", default="http://127.0.0.1:8080/api_jsonrpc.php", help="the demo frontend's API")
+    ap.add_argument("--site", default=SITE, type=site_name,
+                    help="the demo site's name; its database and user are named after it (the tests use their own)")
     args = ap.parse_args(argv)
+    database, user = names(args.site)
     config_dir = os.path.dirname(args.config)
     admin = pymysql.connect(unix_socket=args.socket, user="root", charset="utf8mb4", autocommit=True)
     with admin.cursor() as cur:
-        cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (DATABASE,))
+        cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (database,))
         if cur.fetchone()[0]:
             cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s "
-                        "AND table_name = 'tabSingles'", (DATABASE,))
+                        "AND table_name = 'tabSingles'", (database,))
             ours = cur.fetchone()[0] and cur.execute(
-                f"SELECT 1 FROM `{DATABASE}`.tabSingles WHERE doctype = 'zabbix-sepa demo'")
+                f"SELECT 1 FROM `{database}`.tabSingles WHERE doctype = 'zabbix-sepa demo'")
             if not ours:
-                sys.exit(f"demo: a database named {DATABASE} exists and was not made by the demo; not touching it")
-            cur.execute(f"DROP DATABASE `{DATABASE}`")
-        cur.execute(f"CREATE DATABASE `{DATABASE}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    site_conn = pymysql.connect(unix_socket=args.socket, user="root", database=DATABASE, charset="utf8mb4",
+                sys.exit(f"demo: a database named {database} exists and was not made by the demo; not touching it")
+            cur.execute(f"DROP database `{database}`")
+        cur.execute(f"CREATE database `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    site_conn = pymysql.connect(unix_socket=args.socket, user="root", database=database, charset="utf8mb4",
                                 autocommit=False)
     timezone = host_timezone()
     now = site_now(timezone)
@@ -93,29 +110,29 @@ def main(argv=None):
     site.execute("INSERT INTO tabSingles (doctype, field, value) VALUES ('zabbix-sepa demo', 'made', %s)",
                  (now.isoformat(),))
     site.commit()
-    print(f"demo: database {DATABASE} built for {now:%Y-%m-%d %H:%M} with faults: {', '.join(FAULTS)}")
+    print(f"demo: database {database} built for {now:%Y-%m-%d %H:%M} with faults: {', '.join(FAULTS)}")
 
     pw_file = os.path.join(config_dir, "demo-db-password")
     os.makedirs(config_dir, exist_ok=True)
     password = open(pw_file).read().strip() if os.path.exists(pw_file) else secrets.token_urlsafe(24)
     with admin.cursor() as cur:
         for host in ("localhost", "127.0.0.1"):
-            cur.execute(f"CREATE USER IF NOT EXISTS '{USER}'@'{host}'")
-            cur.execute(f"ALTER USER '{USER}'@'{host}' IDENTIFIED BY %s", (password,))
-            for statement in grants(DATABASE, USER, host):
+            cur.execute(f"CREATE USER IF NOT EXISTS '{user}'@'{host}'")
+            cur.execute(f"ALTER USER '{user}'@'{host}' IDENTIFIED BY %s", (password,))
+            for statement in grants(database, user, host):
                 cur.execute(statement)
     write_secret(pw_file, password, args.config_group)
     write_secret(os.path.join(config_dir, "demo-api-password"), "zabbix", args.config_group)
-    print(f"demo: read-only user {USER} (SELECT on the {len(grants(DATABASE, USER, 'x'))} tables zabbix-sepa reads)")
+    print(f"demo: read-only user {user} (SELECT on the {len(grants(database, user, 'x'))} tables zabbix-sepa reads)")
 
     if os.path.exists(args.config):
         with open(args.config) as fh:
             if not fh.readline().startswith(MARKER):
                 sys.exit(f"demo: {args.config} is not the demo's configuration; not touching it")
     text = CONFIG.format(marker=MARKER, timezone=timezone, server_port=args.server_port, api_url=args.api_url,
-                         config_dir=config_dir, site=SITE, database=DATABASE, user=USER)
+                         config_dir=config_dir, site=args.site, database=database, user=user)
     write_secret(args.config, text.rstrip("\n"), args.config_group, user="root")
-    print(f"demo: configuration {args.config} (site {SITE})")
+    print(f"demo: configuration {args.config} (site {args.site})")
     return 0
 
 
