@@ -14,6 +14,28 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N = dt.datetime(2026, 11, 22, 12, 0, 0)   # the collection time most tests use
 
 
+def pytest_sessionstart(session):
+    from tests import machine_guard
+    session.config._zsepa_machine = machine_guard.fingerprint()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The suite never touches this machine's own zabbix-sepa or demo: fail the run if it did."""
+    from tests import machine_guard
+    before = getattr(session.config, "_zsepa_machine", None)
+    if before is None:
+        return
+    changed = machine_guard.differences(before, machine_guard.fingerprint())
+    if changed:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = "the tests changed this machine's own zabbix-sepa installation or demo:\n  " + "\n  ".join(changed)
+        if reporter:
+            reporter.write_line(text, red=True)
+        else:
+            print(text, file=sys.stderr)
+        session.exitstatus = 1
+
+
 @pytest.fixture(scope="session")
 def server():
     return mariadb.ensure_server()
