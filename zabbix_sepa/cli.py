@@ -480,6 +480,9 @@ def main(argv=None):
     config.QUIET = quiet and not args.debug
     level = logging.DEBUG if args.debug else (logging.CRITICAL if quiet else logging.WARNING)
     logging.basicConfig(level=level, format="zabbix-sepa: %(levelname)s: %(message)s")
+    from zabbix_sepa import redact
+    for handler in logging.getLogger().handlers:    # no password or token in any line (--debug too)
+        redact.install(handler)
     try:
         return args.func(args)
     except (config.ConfigError, UsageError) as exc:

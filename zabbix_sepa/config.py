@@ -5,12 +5,16 @@ the CLI prints it and exits 2.
 """
 import os
 import re
+import reprlib
 import stat
 import sys
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
+from urllib.parse import urlsplit
 
 import yaml
+
+from zabbix_sepa import redact
 
 DEFAULT_PATH = "/etc/zabbix-sepa/config.yaml"
 ENV_VAR = "ZABBIX_SEPA_CONFIG"
@@ -165,20 +169,108 @@ def resolve_path(cli_path=None):
     return cli_path or os.environ.get(ENV_VAR) or DEFAULT_PATH
 
 
+# Keys whose values are secrets, wherever they appear: read as the text the user wrote.
+SECRET_KEYS = frozenset({"password", "token"})
+_TEXT = "tag:yaml.org,2002:str"
+MAX_DEPTH = 50
+_RETYPED = {f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "timestamp")}
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader, but a plain scalar under a secret key stays the text written
+    (`password: 0123` is "0123", not YAML 1.1's octal 83; `token: yes` is "yes", not True),
+    a value Python cannot make (`2024-13-45`, an integer of 5000 digits, `!!int ''`) is a YAML
+    error at its line, not a ValueError, and nesting deeper than MAX_DEPTH is refused."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            for key_node, value_node in node.value:
+                if (isinstance(key_node, yaml.ScalarNode) and key_node.value in SECRET_KEYS
+                        and isinstance(value_node, yaml.ScalarNode) and value_node.tag in _RETYPED):
+                    value_node.tag = _TEXT
+        return super().construct_mapping(node, deep=deep)
+
+    def compose_node(self, parent, index):
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:     # before Python's recursion limit, and before PyYAML's
+                raise yaml.composer.ComposerError(      # scanner goes quadratic in the depth
+                    None, None, f"nested too deeply (more than {MAX_DEPTH} levels)", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except (yaml.YAMLError, RecursionError):
+            raise
+        except Exception as exc:        # PyYAML's own constructors: `!!int ''` is an IndexError
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value ({_short_text(str(exc))})", node.start_mark) from None
+
+
 def load(cli_path=None):
     path = resolve_path(cli_path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ConfigError(path, None, f"cannot read the file ({exc.strerror})") from None
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(path, None, f"cannot read the file ({getattr(exc, 'strerror', None) or exc})") from None
     try:
-        raw = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise ConfigError(path, None, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at line {line}, byte "
+                                      f"{column}); save it as UTF-8") from None
+    try:
+        raw = yaml.load(text, Loader=_Loader)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise ConfigError(path, None, f"not valid YAML at line {line}: it may not hold the character "
+                                      f"U+{char:04X}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(path, None, f"not valid YAML{where}") from None
+        problem = getattr(exc, "problem", None)
+        raise ConfigError(path, None, f"not valid YAML{where}" +
+                          (f": {_short_text(problem)}" if problem else "")) from None
+    except RecursionError:
+        raise ConfigError(path, None, "not a configuration: nested too deeply") from None
     return parse(raw, path)
+
+
+class _Repr(reprlib.Repr):
+    """Values in messages, bounded: a long string or a deep list is shortened, and an integer
+    too long for Python to print in decimal is shown in hex."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxstring = self.maxother = 60
+        self.maxlevel, self.maxlist, self.maxdict = 3, 4, 4
+
+    def repr_int(self, x, level):
+        if x.bit_length() > 128:
+            text = hex(x)
+            return text[:20] + "..." if len(text) > 20 else text
+        return repr(x)
+
+
+_show = _Repr().repr
+
+
+def _short_text(text, limit=200):
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _name(key, limit=60):
+    """A key (or a path) as it appears in a message."""
+    text = key if isinstance(key, str) else _show(key)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class _Checker:
@@ -197,7 +289,7 @@ class _Checker:
             self.fail(key, f"must be a mapping, got {type(value).__name__}")
         for k in value:
             if k not in allowed:
-                self.fail(f"{key}.{k}" if key else str(k),
+                self.fail(f"{key}.{_name(k)}" if key else _name(k),
                           f"unknown key (expected one of: {', '.join(sorted(allowed))})")
         return value
 
@@ -213,9 +305,9 @@ class _Checker:
     def number(self, value, key, minimum, maximum, integer=False):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 integer and not isinstance(value, int)):
-            self.fail(key, f"must be {'an integer' if integer else 'a number'}, got {value!r}")
+            self.fail(key, f"must be {'an integer' if integer else 'a number'}, got {_show(value)}")
         if not minimum <= value <= maximum:
-            self.fail(key, f"must be between {minimum} and {maximum}, got {value!r}")
+            self.fail(key, f"must be between {minimum} and {maximum}, got {_show(value)}")
         return value
 
     def timezone(self, value, key):
@@ -225,8 +317,25 @@ class _Checker:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.fail(key, f"unknown time zone {value!r} (use an IANA name like Europe/Amsterdam)")
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            self.fail(key, f"unknown time zone {_show(value)} (use an IANA name like Europe/Amsterdam)")
+        return value
+
+    def secret(self, value, key, allow_empty=False):
+        """A password or token given in the file: text (the loader keeps unquoted ones as written)."""
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            what = {list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+            self.fail(key, f"must be text, got {what}; quote it: {key.rpartition('.')[2]}: '...'")
+        if not allow_empty and not value.strip():
+            self.fail(key, "must not be empty")
+        return value
+
+    def absolute_path(self, value, key):
+        self.string(value, key)
+        if not os.path.isabs(value):
+            self.fail(key, f"must be an absolute path, got {_show(value)}")
         return value
 
 
@@ -252,41 +361,55 @@ def _password(c, db, key):
         c.fail(key, "give either password or password_file, not both")
     if db.get("password_file") is not None:
         pf = c.string(db["password_file"], f"{key}.password_file")
-        try:
-            with open(pf, encoding="utf-8") as fh:
-                secret = fh.read().rstrip("\r\n")
-        except OSError as exc:
-            c.fail(f"{key}.password_file", f"cannot read {pf} ({exc.strerror})")
+        secret = _read_secret(c, pf, f"{key}.password_file").rstrip("\r\n")
         _warn_if_world_readable(pf, f"{key}.password_file")
-        return secret
+        return _registered(secret)
     if db.get("password") is not None:
-        if not isinstance(db["password"], (str, int)):
-            c.fail(f"{key}.password", "must be a string")
+        secret = c.secret(db["password"], f"{key}.password", allow_empty=True)
         _warn_if_world_readable(c.path, f"{key}.password")
-        return str(db["password"])
+        return _registered(secret)
     return ""
+
+
+def _registered(secret):
+    """A secret, from now on replaced in every log line (zabbix_sepa.redact)."""
+    redact.register(secret)
+    return secret
+
+
+SECRET_FILE_MAX = 64 * 1024
+
+
+def _read_secret(c, path, key):
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(SECRET_FILE_MAX + 1)
+    except (OSError, ValueError) as exc:
+        c.fail(key, f"cannot read {_name(path, 200)} ({getattr(exc, 'strerror', None) or exc})")
+    if len(data) > SECRET_FILE_MAX:
+        c.fail(key, f"{_name(path, 200)} is larger than {SECRET_FILE_MAX // 1024} KiB: not a file of one secret")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        c.fail(key, f"{_name(path, 200)} is not valid UTF-8 text")
 
 
 def _warn_if_world_readable(path, key):
     try:
         mode = os.stat(path).st_mode
-    except OSError:
+    except (OSError, ValueError):
         return
     if mode & stat.S_IROTH and not QUIET:
-        print(f"zabbix-sepa: warning: {path} holds a password ({key}) and is readable by "
-              f"every user; run: chmod o-rwx {path}", file=sys.stderr)
+        print(f"zabbix-sepa: warning: {path} holds a {'password' if 'password' in key else 'secret'} "
+              f"({key}) and is readable by every user; run: chmod o-rwx {path}", file=sys.stderr)
 
 
 def _secret_file(c, path, key):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            secret = fh.read().strip()
-    except OSError as exc:
-        c.fail(key, f"cannot read {path} ({exc.strerror})")
+    secret = _read_secret(c, path, key).strip()
     if not secret:
         c.fail(key, f"{path} is empty")
     _warn_if_world_readable(path, key)
-    return secret
+    return _registered(secret)
 
 
 def _api(c, raw, key):
@@ -295,19 +418,25 @@ def _api(c, raw, key):
     api = c.mapping(raw, key, {"url", "token", "token_file", "user", "password", "password_file", "timeout"})
     url = c.string(api.get("url"), f"{key}.url", required=True)
     if not url.startswith(("http://", "https://")):
-        c.fail(f"{key}.url", f"must be an http(s) URL of the frontend, got {url!r}")
-    token = c.string(api.get("token"), f"{key}.token")
+        c.fail(f"{key}.url", f"must be an http(s) URL of the frontend, got {_show(url)}")
+    try:
+        _registered(urlsplit(url).password)         # http://user:password@host/...
+    except ValueError:
+        c.fail(f"{key}.url", f"is not a valid URL: {_show(url)}")
+    token = c.secret(api.get("token"), f"{key}.token")
     if api.get("token_file") is not None:
         token = _secret_file(c, c.string(api["token_file"], f"{key}.token_file"), f"{key}.token_file")
     elif token is not None:
         _warn_if_world_readable(c.path, f"{key}.token")
+        _registered(token)
     user = c.string(api.get("user"), f"{key}.user")
-    password = c.string(api.get("password"), f"{key}.password")
+    password = c.secret(api.get("password"), f"{key}.password")
     if api.get("password_file") is not None:
         password = _secret_file(c, c.string(api["password_file"], f"{key}.password_file"),
                                 f"{key}.password_file")
     elif password is not None:
         _warn_if_world_readable(c.path, f"{key}.password")
+        _registered(password)
     if token is None and (user is None or password is None):
         c.fail(key, "needs token (or token_file), or user with password (or password_file)")
     if token is not None and user is not None:
@@ -325,8 +454,11 @@ def _alerts(c, raw, key):
     hook = c.mapping(a.get("webhook"), f"{key}.webhook", {"url", "token", "token_file", "channel"})
     hook_url = c.string(hook.get("url"), f"{key}.webhook.url")
     if hook_url is not None and not hook_url.startswith(("http://", "https://")):
-        c.fail(f"{key}.webhook.url", f"must be an http(s) URL, got {hook_url!r}")
-    hook_token = c.string(hook.get("token"), f"{key}.webhook.token")
+        c.fail(f"{key}.webhook.url", f"must be an http(s) URL, got {_show(hook_url)}")
+    hook_token = c.secret(hook.get("token"), f"{key}.webhook.token")
+    if hook_token is not None and hook.get("token_file") is None:
+        _warn_if_world_readable(c.path, f"{key}.webhook.token")
+        _registered(hook_token)
     if hook.get("token_file") is not None:
         hook_token = _secret_file(c, c.string(hook["token_file"], f"{key}.webhook.token_file"),
                                   f"{key}.webhook.token_file")
@@ -390,6 +522,8 @@ def parse(raw, path="<config>"):
     c = _Checker(path)
     if raw is None:
         raw = {}
+    if not isinstance(raw, dict):
+        c.fail(None, f"must be a YAML mapping of keys (sites:, zabbix:, ...), got {type(raw).__name__}")
     top = c.mapping(raw, "", TOP_KEYS)
     zbx = c.mapping(top.get("zabbix"), "zabbix",
                     {"server", "port", "tls_psk_identity", "tls_psk_file", "timeout", "api"})
@@ -402,6 +536,8 @@ def parse(raw, path="<config>"):
     )
     if (zabbix.tls_psk_identity is None) != (zabbix.tls_psk_file is None):
         c.fail("zabbix", "tls_psk_identity and tls_psk_file go together")
+    if zabbix.tls_psk_file is not None:
+        _warn_if_world_readable(zabbix.tls_psk_file, "zabbix.tls_psk_file")
     api = _api(c, zbx.get("api"), "zabbix.api")
     alerts = _alerts(c, top.get("alerts"), "alerts")
     health = _health(c, top.get("health"), top.get("redis"))
@@ -409,14 +545,14 @@ def parse(raw, path="<config>"):
     discovery = _discovery(c, top.get("discovery"), "discovery", DEFAULT_DISCOVERY)
     timezone = c.timezone(top.get("timezone"), "timezone")
     timeout = c.number(top.get("collect_timeout", DEFAULT_COLLECT_TIMEOUT), "collect_timeout", 0.1, 3600)
-    spool_dir = c.string(top.get("spool_dir", DEFAULT_SPOOL_DIR), "spool_dir")
+    spool_dir = c.absolute_path(top.get("spool_dir", DEFAULT_SPOOL_DIR), "spool_dir")
     spool = dict(
         spool_max_age_hours=c.number(top.get("spool_max_age_hours", DEFAULT_SPOOL_MAX_AGE_HOURS),
                                      "spool_max_age_hours", 0.01, 24 * 366),
         spool_max_bytes=c.number(top.get("spool_max_bytes", DEFAULT_SPOOL_MAX_BYTES), "spool_max_bytes",
                                  4096, 2**40, integer=True),
         cache_seconds=c.number(top.get("cache_seconds", 0), "cache_seconds", 0, 3600),
-        cache_dir=c.string(top.get("cache_dir", DEFAULT_CACHE_DIR), "cache_dir"),
+        cache_dir=c.absolute_path(top.get("cache_dir", DEFAULT_CACHE_DIR), "cache_dir"),
     )
 
     raw_sites = top.get("sites")
@@ -428,7 +564,7 @@ def parse(raw, path="<config>"):
         rs = c.mapping(rs, key, SITE_KEYS)
         name = c.string(rs.get("name"), f"{key}.name", required=True)
         if not HOST_NAME.fullmatch(name) or name.strip(".") == "":
-            c.fail(f"{key}.name", f"{name!r} is not a valid Zabbix host name "
+            c.fail(f"{key}.name", f"{_show(name)} is not a valid Zabbix host name "
                                   "(letters, digits, space, '.', '_', '-')")
         if name in names:
             c.fail(f"{key}.name", f"duplicate site name {name!r}")

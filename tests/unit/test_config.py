@@ -127,3 +127,143 @@ def test_alert_thresholds_have_their_own_ranges(tmp_path):
     assert ok.sites[0].thresholds["collection_rate_min"] == 85.5
     with pytest.raises(config.ConfigError, match=r"thresholds.collection_rate_min: must be between 0 and 100"):
         config.load(write(tmp_path, {"thresholds": {"collection_rate_min": 120}, "sites": [SITE]}))
+
+
+# -- hardening (issue 14, defect 8) ---------------------------------------------------------------
+
+def test_world_readable_psk_file_warns(tmp_path, capsys):
+    psk = tmp_path / "zabbix.psk"
+    psk.write_text("ab" * 32 + "\n")
+    os.chmod(psk, 0o644)
+    doc = {"zabbix": {"tls_psk_identity": "id", "tls_psk_file": str(psk)}, "sites": [SITE]}
+    config.load(write(tmp_path, doc))
+    err = capsys.readouterr().err
+    assert f"{psk} holds a secret (zabbix.tls_psk_file) and is readable by every user" in err
+    os.chmod(psk, 0o640)
+    config.load(write(tmp_path, doc))
+    assert capsys.readouterr().err == ""
+
+
+def run_main(*argv):
+    """zabbix_sepa.cli.main in this process: (exit status, stdout, stderr), as the console script
+    would exit (an uncaught exception propagates: that is the traceback the tests look for)."""
+    import contextlib
+    import io
+    from zabbix_sepa import cli
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = cli.main(list(argv))
+        except SystemExit as exc:       # argparse
+            rc = exc.code
+    return rc, out.getvalue(), err.getvalue()
+
+
+def write_bytes(tmp_path, data):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(data)
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+@pytest.mark.parametrize("data, problem", [
+    (b"sites:\n  - name: caf\xe9\n", "not valid UTF-8 (byte 0xe9 at line 2, byte 14)"),
+    (b"\xff\xfesites: []\n", "not valid UTF-8 (byte 0xff at line 1, byte 1)"),
+    (b"sites: " + b"[" * 100000 + b"]" * 100000 + b"\n", "nested too deeply"),
+    (b"".join(b"  " * i + b"k:\n" for i in range(5000)), "nested too deeply"),
+    (b"spool_dir: " + b"1" * 20000 + b"\nsites: []\n", "not valid YAML"),
+])
+def test_undecodable_and_pathological_files_are_config_errors(tmp_path, data, problem):
+    path = write_bytes(tmp_path, data)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert problem in str(err.value)
+    rc, out, err = run_main("db-grants", "--config", path)
+    assert (rc, out) == (2, "")
+    assert err.startswith(f"zabbix-sepa: config error in {path}: ") and problem in err
+
+
+def test_a_huge_number_is_named_not_printed(tmp_path):
+    # 0x... is exempt from Python's int-to-text limit on reading, not on printing
+    path = write(tmp_path, "zabbix: {port: 0x" + "f" * 20000 + "}\nsites: []\n")
+    with pytest.raises(config.ConfigError, match=r"zabbix.port: must be between 1 and 65535, got 0xf+\.\.\."):
+        config.load(path)
+
+
+@pytest.mark.parametrize("written, text", [
+    ("0123", "0123"),          # YAML 1.1 octal: 83
+    ("0x1F", "0x1F"),
+    ("1_000", "1_000"),        # 1000
+    ("12:30", "12:30"),        # sexagesimal: 750
+    ("1e3", "1e3"),
+    (".5", ".5"),
+    ("yes", "yes"),            # True
+    ("off", "off"),
+    ("2024-01-31", "2024-01-31"),
+    ("'0123'", "0123"),
+    ('"0123"', "0123"),
+])
+def test_secrets_are_the_text_the_user_wrote(tmp_path, written, text):
+    cfg = config.load(write(tmp_path, f"""
+zabbix:
+  api: {{url: "http://127.0.0.1/api_jsonrpc.php", user: Admin, password: {written}}}
+alerts:
+  webhook: {{url: "http://127.0.0.1/hook", token: {written}}}
+sites:
+  - name: a
+    database: {{name: d, user: u, password: {written}}}
+"""))
+    assert cfg.sites[0].database.password == text
+    assert cfg.api.password == text
+    assert cfg.alerts.webhook_token == text
+    cfg = config.load(write(tmp_path, f"""
+zabbix:
+  api:
+    url: http://127.0.0.1/api_jsonrpc.php
+    token: {written}
+sites: [{{name: a, database: {{name: d, user: u}}}}]
+"""))
+    assert cfg.api.token == text
+
+
+@pytest.mark.parametrize("value", ["[1, 2]", "{a: 1}"])
+def test_a_secret_that_is_no_text_is_refused_with_a_hint_to_quote_it(tmp_path, value):
+    path = write(tmp_path, f"sites: [{{name: a, database: {{name: d, user: u, password: {value}}}}}]\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert err.value.key == "sites[0].database.password"
+    assert "must be text" in err.value.problem and "quote" in err.value.problem
+
+
+@pytest.mark.parametrize("key", ["spool_dir", "cache_dir"])
+@pytest.mark.parametrize("value", ["spool", "./spool", "~/spool", "var/spool/zabbix-sepa"])
+def test_spool_and_cache_dir_must_be_absolute(tmp_path, key, value):
+    path = write(tmp_path, {key: value, "sites": [SITE]})
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert err.value.key == key
+    assert f"must be an absolute path, got {value!r}" in err.value.problem
+    rc, _, err = run_main("db-grants", "--config", path)
+    assert rc == 2 and "must be an absolute path" in err
+
+
+@pytest.mark.parametrize("key", ["password_file", "token_file"])
+def test_secret_files_that_cannot_be_read_as_text_are_config_errors(tmp_path, key):
+    bad = tmp_path / "secret"
+    bad.write_bytes(b"\xff\xfe\n")
+    os.chmod(bad, 0o600)
+    api = {"url": "http://127.0.0.1/api_jsonrpc.php", key: str(bad)}
+    if key == "password_file":
+        api["user"] = "Admin"
+    for doc, where in (({"zabbix": {"api": api}, "sites": [SITE]}, f"zabbix.api.{key}"),
+                       ({"sites": [dict(SITE, database={"name": "d", "user": "u", "password_file": str(bad)})]},
+                        "sites[0].database.password_file")):
+        if key == "token_file" and where.startswith("sites"):
+            continue
+        with pytest.raises(config.ConfigError) as err:
+            config.load(write(tmp_path, doc))
+        assert err.value.key == where and "not valid UTF-8" in err.value.problem
+    with pytest.raises(config.ConfigError) as err:
+        config.load(write(tmp_path, {"sites": [dict(SITE, database={"name": "d", "user": "u",
+                                                                     "password_file": "/tmp/a\0b"})]}))
+    assert err.value.key == "sites[0].database.password_file"

@@ -25,8 +25,15 @@ update (12) operations with `opmessage`/`opconditions` (6.4's `pause_symptoms`
 stays at its default), host.create/update `groups`, hostinterface.create.
 
 Every failure comes out as ApiError, whose text says what is wrong and what to do.
+
+No secret in the log: pyzabbix logs each request and reply at DEBUG (`Sending: {...}`,
+`Response Body: {...}`); `guard_logs` rewrites those records with the password, the session
+or API token (`auth`), a login's reply and every other secret member masked.
 """
+import logging
 import re
+import threading
+from collections.abc import Mapping
 
 TESTED = ((6, 0), (7, 0))                       # LTS releases the test suite runs against
 EXPECTED_TO_WORK = ((6, 2), (6, 4), (7, 2), (7, 4))
@@ -145,6 +152,7 @@ class Api:
     def __init__(self, cfg, session=None):
         from packaging.version import Version
         from pyzabbix import ZabbixAPI
+        guard_logs()                    # pyzabbix logs whole requests and replies at DEBUG
         self.url = cfg.url
         self.zapi = ZabbixAPI(cfg.url, session=session, timeout=cfg.timeout, detect_version=False)
         self.version = None             # until apiinfo.version answers (error texts read it)
@@ -206,6 +214,75 @@ class Api:
                            "is this the frontend's URL?") from None
         except ZabbixAPIException as exc:
             raise ApiError(explain(self.url, method, exc, self.version)) from None
+
+
+# -- secrets out of pyzabbix's debug log ------------------------------------------------------
+
+MASK = "***"
+SECRET_KEYS = frozenset({"password", "passwd", "current_passwd", "auth", "sessionid", "token", "api_token",
+                         "tls_psk", "psk", "secret", "authorization"})
+# `{"name": ..., "value": ...}` pairs (media type parameters) whose name says the value is secret
+SECRET_NAME = re.compile(r"token|passw|secret|psk|authoriz|api[_ -]?key", re.IGNORECASE)
+LOGIN_METHODS = frozenset({"user.login", "user.authenticate", "token.generate"})
+API_LOGGERS = ("pyzabbix", "pyzabbix.api")
+
+
+def scrub(obj, _depth=0):
+    """A copy of a request or reply (dicts, lists) with its secret members masked."""
+    if _depth > 100:
+        return MASK
+    if isinstance(obj, Mapping):
+        name = obj.get("name")
+        secret_pair = isinstance(name, str) and SECRET_NAME.search(name) is not None
+        secret_macro = "macro" in obj and str(obj.get("type")) == "1"       # a Zabbix secret macro
+        out = {}
+        for key, value in obj.items():
+            if isinstance(key, str) and key.lower() in SECRET_KEYS and value not in (None, "", [], {}):
+                out[key] = MASK
+            elif key == "value" and (secret_pair or secret_macro) and value not in (None, ""):
+                out[key] = MASK
+            else:
+                out[key] = scrub(value, _depth + 1)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [scrub(v, _depth + 1) for v in obj]
+    return obj
+
+
+class LogFilter(logging.Filter):
+    """On pyzabbix's loggers: the payload of `Sending: %s` and `Response Body: %s` scrubbed,
+    and the reply to a login (the session id) masked."""
+
+    def __init__(self):
+        super().__init__()
+        self._last = threading.local()      # the method of the request whose reply comes next
+
+    def filter(self, record):
+        args = record.args
+        payload = args if isinstance(args, Mapping) else (
+            args[0] if isinstance(args, tuple) and len(args) == 1 else None)
+        if isinstance(payload, Mapping):
+            clean = scrub(payload)
+            if "method" in payload:
+                self._last.method = payload.get("method")
+            elif "result" in clean and getattr(self._last, "method", None) in LOGIN_METHODS:
+                clean["result"] = MASK
+            try:
+                record.msg = str(record.msg) % (clean,)
+            except (TypeError, ValueError):
+                record.msg = f"{record.msg} {clean}"
+            record.args = None
+        elif isinstance(args, tuple) and args:
+            record.args = tuple(scrub(a) for a in args)
+        return True
+
+
+def guard_logs():
+    """Put LogFilter on pyzabbix's loggers (once)."""
+    for name in API_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, LogFilter) for f in logger.filters):
+            logger.addFilter(LogFilter())
 
 
 def explain(url, method, exc, version=None):
