@@ -6,15 +6,65 @@ Nothing here writes anything, and no line shows a password or a row of data.
 import os
 import socket
 import time
+import unicodedata
 
 from zabbix_sepa import registry
 from zabbix_sepa.db import Database, DatabaseError
 from zabbix_sepa.transport import spool
 
 
+# the longest name MariaDB keeps: a database (identifier), mysql.global_priv's User and Host
+NAME_LIMITS = {"database": 64, "user": 128, "host": 255}
+
+
+class BadName(ValueError):
+    """A database, user or host name that no GRANT statement should be written for."""
+
+
+def sql_identifier(name):
+    """A MariaDB identifier in backquotes, each backquote in it doubled."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def sql_string(value):
+    """A MariaDB string literal: backslashes and quotes escaped (one literal whether or not
+    the server runs with NO_BACKSLASH_ESCAPES)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def check_name(kind, value):
+    """`value` if it can be a MariaDB `kind` name (database, user, host), else BadName.
+
+    Quoting keeps any name inside its statement; these are refused besides: what MariaDB
+    cannot store as written (too long, outside the Basic Multilingual Plane, a trailing space),
+    control characters (the output is one statement per line), and a backslash in a user or
+    host name: quoted, it stays inside its literal either way, but NO_BACKSLASH_ESCAPES would
+    make it name another account."""
+    limit = NAME_LIMITS[kind]
+    if not isinstance(value, str) or not value:
+        problem = "is empty"
+    elif len(value) > limit:
+        problem = f"is longer than {limit} characters"
+    elif any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        problem = "holds a control character"
+    elif "\\" in value and kind != "database":
+        problem = "holds a backslash (which a string literal means one way or another by the server's sql_mode)"
+    elif any(ord(ch) > 0xFFFF for ch in value):
+        problem = "holds a character MariaDB names cannot (outside the Basic Multilingual Plane)"
+    elif value.endswith(" "):
+        problem = "ends in a space, which MariaDB drops (or refuses, for a database)"
+    else:
+        return value
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    raise BadName(f"{kind} name {shown} {problem}")
+
+
 def grants(database, user, host):
-    """GRANT statements for exactly the tables the collector reads (the optional ones too)."""
-    return [f"GRANT SELECT ON `{database}`.`{t}` TO '{user}'@'{host}';" for t in registry.tables()]
+    """GRANT statements for exactly the tables the collector reads (the optional ones too),
+    one per line, every name quoted; BadName for a name that cannot be (see check_name)."""
+    on = sql_identifier(check_name("database", database))
+    to = f"{sql_string(check_name('user', user))}@{sql_string(check_name('host', host))}"
+    return [f"GRANT SELECT ON {on}.{sql_identifier(t)} TO {to};" for t in registry.tables()]
 
 
 def run(cfg, timeout=5.0):

@@ -462,7 +462,11 @@ def cmd_db_grants(args):
         db = site.database
         database, user = args.database or db.name, args.user or db.user
         host = args.host or ("localhost" if db.socket else db.host)
-    for line in grants(database, user, host):
+    try:
+        lines = grants(database, user, host)
+    except ValueError as exc:       # check.BadName: a name no statement is written for
+        raise UsageError(f"db-grants: {exc}") from None
+    for line in lines:
         print(line)
     return 0
 
