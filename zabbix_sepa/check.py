@@ -109,6 +109,8 @@ def run(cfg, timeout=5.0):
         except ApiError as exc:
             out.append((False, f"zabbix api {cfg.api.url}: {exc}"))
     out.append(_spool(cfg))
+    if cfg.cache_seconds:
+        out.append(_cache(cfg))
     return out
 
 
@@ -119,7 +121,34 @@ def _spool(cfg):
         ok = os.access(parent, os.W_OK)
         return ok, (f"spool {root}: not there yet; will be created" if ok else
                     f"spool {root}: missing and {parent} is not writable by this user")
-    if not os.access(root, os.W_OK):
-        return False, f"spool {root}: not writable by this user (send would lose values when Zabbix is down)"
-    waiting = sum(len(spool.HostSpool(root, h).entries()) for h in spool.hosts(root))
-    return True, f"spool {root}: writable, {waiting} value(s) waiting"
+    try:
+        denied = spool.not_writable(root)
+        if denied:
+            return False, (f"spool {root}: {denied} is not writable by user {spool.user()}, so send "
+                           f"cannot keep values while Zabbix is down; {spool.ownership_fix(root)}")
+        held = [spool.HostSpool(root, h) for h in spool.hosts(root)]
+        waiting = sum(len(h.peek()) for h in held)
+        bad = sum(h.bad_files() for h in held)
+    except spool.SpoolError as exc:
+        return False, f"spool {root}: {exc}"
+    line = f"spool {root}: writable, {waiting} value(s) waiting"
+    if bad:
+        line += f", {bad} unreadable file(s) set aside as *.bad (see the send log)"
+    return True, line
+
+
+def _cache(cfg):
+    """The agent's shared cache: usable by this user, its lock files by the whole group."""
+    path = cfg.cache_dir
+    if not os.path.isdir(path):
+        return True, f"cache {path}: not there yet; will be created"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return False, (f"cache {path}: not writable by user {spool.user()}: its collections are not "
+                       f"shared (cache_seconds); fix: chmod 2770 {path} with the group of every "
+                       "account that collects (install.sh does)")
+    closed = sorted(name for name in os.listdir(path) if name.endswith(".lock")
+                    and os.stat(os.path.join(path, name)).st_mode & 0o060 != 0o060)
+    if closed:
+        return False, (f"cache {path}: lock file(s) {', '.join(closed)} not writable by the group: "
+                       f"another account collects without the cache; fix: chmod 0660 {path}/*.lock")
+    return True, f"cache {path}: writable, lock files shared by the group"

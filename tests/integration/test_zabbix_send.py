@@ -8,13 +8,14 @@ outcome back from the server's history through the API.
 import datetime as dt
 import json
 import os
+import pathlib
 import time
 from types import SimpleNamespace
 
 import pytest
 import yaml
 
-from tests import mariadb, zabbix
+from tests import mariadb, unprivileged, zabbix
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.zabbix
@@ -112,11 +113,13 @@ def test_redelivered_value_is_stored_once(tmp_path, site, host):
     spool = tmp_path / "spool" / site.host
     assert send(cfg, N).returncode == 0
     history(host, 1)
-    # replay exactly what the crash would have left: the same value, same clock
-    doc = json.loads(host.history()[0]["value"])
+    # replay exactly what the crash would have left: the same value, same clock and ns
+    stored = host.history()[0]
+    doc = json.loads(stored["value"])
     spool.mkdir(parents=True, exist_ok=True)
     (spool / f"{doc['clock']:011d}-replayed.json").write_text(json.dumps(
-        {"host": site.host, "key": "sepa.collect", "clock": doc["clock"], "value": json.dumps(doc)}))
+        {"host": site.host, "key": "sepa.collect", "clock": doc["clock"], "ns": int(stored["ns"]),
+         "value": stored["value"]}))
     proc = send(cfg, N + dt.timedelta(minutes=1))
     assert proc.returncode == 0 and "sent 2 (1 from the spool)" in proc.stdout
     values = history(host, 2)
@@ -165,6 +168,87 @@ def test_psk(tmp_path, zbx, site):
         assert proc.returncode == 2 and "rejected 1" in proc.stdout, proc.stdout + proc.stderr
     finally:
         h.delete()
+
+
+# -- issue 14: bad spool files, a spool made by root, the bounds, same-second values -------------
+
+@pytest.fixture
+def spool_host(zbx, site):
+    """A host of its own for the spool tests (zsepa-spool-*), deleted after."""
+    site.host = f"zsepa-spool-{site.name[-8:]}"
+    h = zabbix.TrapperHost(site.host)
+    yield h
+    h.delete()
+
+
+def test_bad_spool_files_are_quarantined_and_the_rest_delivered(tmp_path, site, spool_host):
+    cfg = write_config(tmp_path / "c.yaml", site)
+    spool = tmp_path / "spool" / site.host
+    spool.mkdir(parents=True)
+    earlier = int(N.replace(tzinfo=dt.timezone.utc).timestamp()) - 600
+    (spool / f"{earlier:011d}-infinite.json").write_text(
+        '{"host":"x","key":"sepa.collect","clock":1e999,"value":"{}"}')
+    (spool / f"{earlier:011d}-deep.json").write_text(
+        '{"host":"x","key":"sepa.collect","clock":%d,"value":%s}' % (earlier, "[" * 100000 + "]" * 100000))
+    os.mkfifo(spool / f"{earlier:011d}-fifo.json")
+    proc = send(cfg, N)               # run_cli's timeout turns a hang into a failure
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "sent 1 (0 from the spool)" in proc.stdout and "quarantined 3" in proc.stdout
+    assert sorted(p.name for p in spool.iterdir() if p.name.endswith(".bad")) == [
+        f"{earlier:011d}-{n}.json.bad" for n in ("deep", "fifo", "infinite")]
+    (value,) = history(spool_host, 1)
+    assert json.loads(value["value"])["site"] == site.host
+    proc = send(cfg, N + dt.timedelta(minutes=1))
+    assert proc.returncode == 0 and "sent 1 (0 from the spool)" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_spool_made_by_root_is_reported_and_the_value_still_delivered(site, spool_host):
+    """As the service user for real (nobody): a host spool directory a run as root made."""
+    shared = unprivileged.SharedDir()
+    try:
+        spool = os.path.join(shared.path, "spool")
+        cfg = write_config(pathlib.Path(shared.path) / "c.yaml", site)
+        shared.give(cfg, 0o600)
+        os.makedirs(os.path.join(spool, site.host), mode=0o750)       # root's
+        shared.give(spool, 0o750)
+        proc = unprivileged.cli("send", "--config", cfg, "--now", N.strftime(CLOCK_FMT))
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert f"chown -R nobody: {spool}" in proc.stderr
+        assert f"{site.host}: sent 1 (0 from the spool)" in proc.stdout and "no safety copy" in proc.stdout
+        (value,) = history(spool_host, 1)
+        assert int(value["clock"]) == int(N.replace(tzinfo=dt.timezone.utc).timestamp())
+    finally:
+        shared.close()
+
+
+def test_bounds_do_not_drop_a_value_zabbix_takes(tmp_path, site, spool_host):
+    """A document larger than spool_max_bytes at its minimum, collected (--now) longer ago than
+    spool_max_age_hours: Zabbix is up, so it is delivered, not dropped."""
+    cfg = write_config(tmp_path / "c.yaml", site, spool_max_bytes=4096, spool_max_age_hours=1)
+    then = N - dt.timedelta(hours=3)
+    for _ in range(60):               # pending batches: a discovery list that makes the document large
+        site.insert("Direct Debit Batch", status="Draft", docstatus=0, batch_date=then.date(),
+                    creation=then - dt.timedelta(hours=1))
+    proc = send(cfg, then)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "sent 1 (0 from the spool)" in proc.stdout and "dropped" not in proc.stdout
+    (value,) = history(spool_host, 1)
+    assert len(value["value"].encode()) > 4096
+    assert int(value["clock"]) == int(then.replace(tzinfo=dt.timezone.utc).timestamp())
+
+
+def test_values_of_the_same_second_are_all_stored(tmp_path, site, spool_host):
+    cfg = write_config(tmp_path / "c.yaml", site)
+    for _ in range(2):
+        proc = send(cfg, N)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    values = history(spool_host, 2)
+    time.sleep(2)
+    values = spool_host.history()
+    assert [int(v["clock"]) for v in values] == [int(N.replace(tzinfo=dt.timezone.utc).timestamp())] * 2
+    assert len({v["ns"] for v in values}) == 2
 
 
 # -- pull: the real zabbix_agentd ---------------------------------------------------------

@@ -1,11 +1,14 @@
 """UserParameters file in sync with the code; the shared collection cache."""
 import os
 import shlex
+import shutil
+import stat
 import threading
 import time
 
 from zabbix_sepa.cli import build_parser
 from zabbix_sepa.transport.agent import cached, userparameters
+from tests import unprivileged
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -55,6 +58,52 @@ def test_unusable_cache_dir_still_collects(tmp_path):
     assert cached("s", str(blocker), 30, time.monotonic() + 1, lambda: {"ok": 1}) == {"ok": 1}
 
 
+def test_cache_lock_admits_the_group_whatever_the_umask(tmp_path):
+    """Issue 14: the lock was created with the process umask (0640 under 027), so another account
+    of the group could not open it and collected on its own, silently."""
+    old = os.umask(0o027)
+    try:
+        cached("s", str(tmp_path), 30, time.monotonic() + 1, lambda: {"ok": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "s.json.lock").st_mode) == 0o660
+
+
+def test_another_account_of_the_group_shares_the_cache():
+    """For real: root (umask 027) fills the cache of a setgid group directory, as install.sh
+    makes it; then `nobody` of that group finds it expired and must take the same lock."""
+    unprivileged.require()
+    shared = unprivileged.SharedDir()
+    try:
+        cache = os.path.join(shared.path, "cache")
+        os.mkdir(cache)
+        shutil.chown(cache, "root", unprivileged.GROUP)
+        os.chmod(cache, 0o2770)
+        old = os.umask(0o027)
+        try:
+            cached("s", cache, 30, time.monotonic() + 1, lambda: {"by": "root"})
+        finally:
+            os.umask(old)
+        os.utime(os.path.join(cache, "s.json"), (time.time() - 60, time.time() - 60))
+        proc = unprivileged.python("-c", "import json, logging, sys, time\n"
+                                   "from zabbix_sepa.transport.agent import cached\n"
+                                   "logging.basicConfig(level=logging.WARNING)\n"
+                                   "print(json.dumps(cached('s', sys.argv[1], 30, time.monotonic() + 1, "
+                                   "lambda: {'by': 'nobody'})))", cache)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == '{"by": "nobody"}' and proc.stderr == ""
+    finally:
+        shared.close()
+
+
+def test_a_lock_that_cannot_be_taken_is_said(tmp_path, caplog):
+    """Issue 14: collecting without the cache is logged with the path and the fix."""
+    os.mkdir(tmp_path / "s.json.lock")          # not a file: cannot be opened for locking
+    assert cached("s", str(tmp_path), 30, time.monotonic() + 1, lambda: {"ok": 1}) == {"ok": 1}
+    assert f"{tmp_path}/s.json.lock" in caplog.text and "without the cache" in caplog.text
+    assert "mode 2770" in caplog.text
+
+
 def test_scheduled_commands_parse():
     """The systemd unit and the cron line call commands this CLI accepts."""
     with open(os.path.join(ROOT, "deploy", "systemd", "zabbix-sepa-send.service")) as fh:
@@ -68,3 +117,17 @@ def test_scheduled_commands_parse():
     user, command = fields[5], fields[6:]
     assert user == "zabbix-sepa" and command[:3] == ["flock", "-n", "/var/spool/zabbix-sepa/.send.lock"]
     assert command[3] == "zabbix-sepa" and build_parser().parse_args(command[4:]).all
+
+
+def test_check_reports_a_cache_lock_the_group_cannot_take(tmp_path):
+    """Issue 14: an unusable shared cache shows in `zabbix-sepa check` (the agent's
+    `collect --quiet` logs nothing)."""
+    from zabbix_sepa import check
+    from zabbix_sepa.config import parse
+    cfg = parse({"spool_dir": str(tmp_path / "spool"), "cache_seconds": 30, "cache_dir": str(tmp_path),
+                 "sites": [{"name": "s", "database": {"name": "x", "user": "u"}}]}, "test.yaml")
+    cached("s", str(tmp_path), 30, time.monotonic() + 1, lambda: {"ok": 1})
+    assert check._cache(cfg)[0]
+    os.chmod(tmp_path / "s.json.lock", 0o640)          # as an older version left it
+    ok, line = check._cache(cfg)
+    assert not ok and "s.json.lock" in line and f"chmod 0660 {tmp_path}/*.lock" in line

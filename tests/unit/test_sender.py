@@ -59,7 +59,7 @@ def framed(body):
     return b"ZBXD\x01" + struct.pack("<II", len(data), 0) + data
 
 
-OK = {"response": "success", "info": "processed: 2; failed: 1; total: 3; seconds spent: 0.000123"}
+OK = {"response": "success", "info": "processed: 1; failed: 1; total: 2; seconds spent: 0.000123"}
 
 
 def send(peer, timeout=1.0):
@@ -69,7 +69,7 @@ def send(peer, timeout=1.0):
 
 def test_request_and_reply():
     peer = Peer(framed(OK))
-    assert send(peer) == Reply(processed=2, failed=1, total=3)
+    assert send(peer) == Reply(processed=1, failed=1, total=2)
     peer.thread.join(2)
     req = peer.request
     assert req["request"] == "sender data"
@@ -89,7 +89,7 @@ def test_reply_arriving_in_small_pieces():
                 for i in range(len(self.reply)):
                     conn.sendall(self.reply[i:i + 1])
                     time.sleep(0.001)
-    assert send(Trickle(framed(OK))).processed == 2
+    assert send(Trickle(framed(OK))).processed == 1
 
 
 @pytest.mark.parametrize("reply, message", [
@@ -282,3 +282,24 @@ def test_connect_counts_against_the_same_deadline():
         listener.close()
     assert elapsed < 1.0 + MARGIN
     assert "cannot connect to 127.0.0.1:" in message and "within 1 s (zabbix.timeout)" in message
+
+
+@pytest.mark.parametrize("info", [
+    "processed: 0; failed: 0; total: 0; seconds spent: 0.000010",   # nothing accounted for
+    "processed: 1; failed: 0; total: 1; seconds spent: 0.000010",   # one of two
+    "processed: 2; failed: 1; total: 2; seconds spent: 0.000010",   # counts that do not add up
+])
+def test_reply_must_account_for_every_value_sent(info):
+    """Issue 14: a reply whose counts do not match the request is no acknowledgement."""
+    with pytest.raises(DeliveryError, match=r"2 value\(s\) sent: not acknowledged"):
+        send(Peer(framed({"response": "success", "info": info})))
+
+
+def test_each_value_may_carry_its_own_ns():
+    """Issue 14: values of the same second need distinct ns (Zabbix history key itemid, clock, ns)."""
+    peer = Peer(framed({"response": "success", "info": "processed: 2; failed: 0; total: 2"}))
+    Sender("127.0.0.1", peer.port, 1).send([("h", "k", "a", 1795345200, 123456789),
+                                            ("h", "k", "b", 1795345200, 123456790)])
+    peer.thread.join(2)
+    assert [(d["clock"], d["ns"]) for d in peer.request["data"]] == [(1795345200, 123456789),
+                                                                     (1795345200, 123456790)]

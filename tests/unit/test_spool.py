@@ -5,6 +5,9 @@ tests/integration/test_zabbix_send.py; here the fake only scripts outcomes."""
 import json
 import logging
 import os
+import socket
+import stat
+import threading
 import time
 
 import pytest
@@ -13,6 +16,8 @@ from zabbix_sepa.config import parse
 from zabbix_sepa.transport import push
 from zabbix_sepa.transport.sender import DeliveryError, Reply
 from zabbix_sepa.transport.spool import HostSpool, SpoolError, hosts
+from tests import unprivileged
+from tests.fake_zabbix import FakeZabbix
 
 # A recent clock: values older than spool_max_age_hours (default a week) are dropped by design,
 # so a fixed date here would turn every test into "dropped" once the calendar passes it.
@@ -20,7 +25,9 @@ CLOCK = (int(time.time()) // 3600 - 2) * 3600
 
 
 class FakeSender:
-    """Scripted replies: 'ok', 'down' or 'reject'; records what was delivered."""
+    """Scripted replies: 'ok', 'down', 'reject' or 'empty' (processed 0, failed 0, total 0);
+    records what was delivered."""
+    where = "127.0.0.1:10051"
 
     def __init__(self, *script):
         self.script = list(script)
@@ -42,6 +49,8 @@ class FakeSender:
             raise DeliveryError("connection refused by 127.0.0.1:10051")
         if what == "reject":
             return Reply(0, len(values), len(values))
+        if what == "empty":
+            return Reply(0, 0, 0)
         self.delivered += values
         return Reply(len(values), 0, len(values))
 
@@ -71,7 +80,8 @@ def test_put_is_atomic_and_ordered(tmp_path):
     for clock in (30, 10, 20, 10):
         hs.put("k", f"v{clock}", clock)
     assert [e.clock for e in hs.entries()] == [10, 10, 20, 30]
-    assert [hs.load(e) for e in hs.entries()][2] == ("k", "v20", 20)
+    record = [hs.load(e) for e in hs.entries()][2]
+    assert (record.key, record.value, record.clock) == ("k", "v20", 20)
     assert not [n for n in os.listdir(hs.dir) if n.startswith(".tmp-")]
 
 
@@ -232,3 +242,217 @@ def test_oversized_document_is_flagged(tmp_path, caplog):
         return {"clock": CLOCK, "discovery": {"batches": [{"{#BATCH}": "B" * 100}] * 700}}
     push.send(cfg, cfg.sites, collect=collect, sender=FakeSender())
     assert "keeps at most 65535" in caplog.text and "discovery.max_batches" in caplog.text
+
+
+# -- issue 14: a bad file, an unwritable spool, the bounds, the reply, same-second values --------
+
+def spool_file(cfg, name, text, host="alpha"):
+    path = os.path.join(cfg.spool_dir, host, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def record(clock=CLOCK - 60, **fields):
+    return json.dumps({"host": "alpha", "key": "sepa.collect", "clock": clock, "value": "{}", **fields})
+
+
+@pytest.mark.parametrize("text", [
+    record().replace(f'"clock": {CLOCK - 60}', '"clock": 1e999'),          # OverflowError in int()
+    '{"host":"alpha","key":"sepa.collect","clock":%d,"value":%s}' % (CLOCK - 60, "[" * 100000 + "]" * 100000),
+    record(clock=10**30),                           # a clock no Zabbix history table can hold
+    record(clock=True),
+    record(value={"not": "a string"}),
+    record(ns=-1),
+], ids=["infinite clock", "nested 100000 deep", "huge clock", "boolean clock", "value not text",
+        "negative ns"])
+def test_unreadable_record_is_quarantined_and_the_rest_delivered(tmp_path, caplog, text):
+    cfg = config(tmp_path)
+    bad = spool_file(cfg, f"{CLOCK - 60:011d}-damaged.json", text)
+    HostSpool(cfg.spool_dir, "alpha").put("sepa.collect", "{}", CLOCK - 30)
+    sender = FakeSender()
+    (out,) = run(cfg, sender, CLOCK)
+    assert [v[3] for v in sender.delivered] == [CLOCK - 30, CLOCK]
+    assert (out.sent, out.quarantined, out.waiting) == (2, 1, 0)
+    assert os.path.exists(bad + ".bad") and not os.path.exists(bad)
+    assert "kept as" in caplog.text and "quarantined 1" in out.line()
+    assert push.exit_status([out]) == 1
+    (out,) = run(cfg, FakeSender(), CLOCK + 60)         # the next run is not bothered again
+    assert (out.sent, out.quarantined) == (1, 0) and push.exit_status([out]) == 0
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "directory"])
+def test_only_regular_files_are_read(tmp_path, kind):
+    """A FIFO named like a spool file made `send` hang in open(); a symlink would send
+    whatever file it points to."""
+    cfg = config(tmp_path)
+    path = os.path.join(cfg.spool_dir, "alpha", f"{CLOCK - 60:011d}-odd.json")
+    os.makedirs(os.path.dirname(path))
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "symlink":
+        (tmp_path / "elsewhere").write_text(record())
+        os.symlink(tmp_path / "elsewhere", path)
+    else:
+        os.mkdir(path)
+    sender, result = FakeSender(), []
+    worker = threading.Thread(target=lambda: result.append(run(cfg, sender, CLOCK)), daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))     # let the stuck reader go
+        worker.join(5)
+        pytest.fail("send blocked on a FIFO in the spool")
+    ((out,),) = result
+    assert [v[3] for v in sender.delivered] == [CLOCK] and out.quarantined == 1
+    assert os.path.lexists(path + ".bad") and not os.path.lexists(path)
+
+
+@pytest.mark.parametrize("bound", ["bytes", "age"])
+def test_bounds_do_not_drop_a_value_the_server_takes(tmp_path, bound):
+    """The bounds are for values that could not be delivered: a document larger than
+    spool_max_bytes at its minimum, or collected (--now) longer ago than spool_max_age_hours,
+    is delivered first."""
+    cfg = config(tmp_path, spool_max_bytes=4096, spool_max_age_hours=1)
+    clock = CLOCK - 5 * 3600 if bound == "age" else CLOCK
+    size = 8000 if bound == "bytes" else 10
+
+    def collect(site, now):
+        return {"clock": clock, "metrics": {"padding": "x" * size}}
+    sender = FakeSender()
+    (out,) = push.send(cfg, cfg.sites, collect=collect, sender=sender)
+    assert (out.sent, out.dropped, out.waiting) == (1, 0, 0) and [v[3] for v in sender.delivered] == [clock]
+    assert push.exit_status([out]) == 0
+
+
+def test_a_value_the_bounds_drop_is_a_loss(tmp_path, caplog):
+    cfg = config(tmp_path, spool_max_age_hours=1)
+    with caplog.at_level(logging.WARNING):
+        (out,) = run(cfg, FakeSender("down"), CLOCK - 5 * 3600)
+    assert (out.sent, out.dropped, out.waiting) == (0, 1, 0)
+    assert push.exit_status([out]) == 1
+    assert "dropped 1 value(s) older than spool_max_age_hours" in caplog.text
+    assert "dropped by spool bounds 1" in out.line()
+
+
+def test_reply_that_does_not_account_for_the_values_keeps_them(tmp_path, caplog):
+    """`processed: 0; failed: 0; total: 0` for one value sent is no acknowledgement."""
+    cfg = config(tmp_path)
+    (out,) = run(cfg, FakeSender("empty"), CLOCK)
+    assert (out.sent, out.rejected, out.waiting) == (0, 0, 1)
+    assert push.exit_status([out]) == 1
+    assert "total 0" in out.problem and "1 value(s) sent" in out.problem
+    assert "kept in the spool" in caplog.text
+    sender = FakeSender()
+    (out,) = run(cfg, sender, CLOCK + 60)
+    assert [v[3] for v in sender.delivered] == [CLOCK, CLOCK + 60] and push.exit_status([out]) == 0
+
+
+def test_values_of_the_same_second_get_distinct_ns_kept_for_redelivery(tmp_path):
+    """Zabbix's history key is (itemid, clock, ns): two values of one second with ns 0 keep
+    only one. Each spooled value gets its own ns, stored with it, so that a re-delivery after
+    a crash still repeats the same (clock, ns)."""
+    cfg = config(tmp_path)
+    down = FakeSender("down", "down")
+    run(cfg, down, CLOCK)
+    run(cfg, down, CLOCK)
+    hs = HostSpool(cfg.spool_dir, "alpha")
+    spooled = [hs.load(e) for e in hs.entries()]
+    sender = FakeSender()
+    push.send(cfg, cfg.sites, sender=sender, spool_only=True)
+    clocks_ns = [(v[3], v[4]) for v in sender.delivered]
+    assert [c for c, _ in clocks_ns] == [CLOCK, CLOCK] and clocks_ns[0] != clocks_ns[1]
+    assert clocks_ns == sorted(clocks_ns) and all(0 <= ns < 10**9 for _, ns in clocks_ns)
+    assert [(r.clock, r.ns) for r in spooled] == clocks_ns
+
+
+# -- as the service user: a spool made by root (run for real as nobody, see tests/unprivileged.py) --
+
+@pytest.fixture
+def shared():
+    unprivileged.require()
+    d = unprivileged.SharedDir()
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def zabbix_fake():
+    z = FakeZabbix()
+    yield z
+    z.close()
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def nobody_config(shared, port):
+    """A config nobody can read: site alpha (database unreachable: the collection is quick and
+    still a document), the fake trapper on `port`, the spool under the shared directory."""
+    import yaml
+    path = os.path.join(shared.path, "config.yaml")
+    with open(path, "w") as fh:
+        yaml.safe_dump({"timezone": "UTC", "spool_dir": os.path.join(shared.path, "spool"),
+                        "zabbix": {"server": "127.0.0.1", "port": port, "timeout": 5},
+                        "sites": [{"name": "alpha", "database": {
+                            "host": "127.0.0.1", "port": closed_port(), "name": "x", "user": "u",
+                            "password": "p"}}]}, fh)
+    shared.give(path, 0o600)
+    return path
+
+
+@pytest.mark.parametrize("made_by_root", ["spool", "host directory"])
+def test_spool_directory_made_by_root_is_reported_not_a_traceback(shared, zabbix_fake, made_by_root):
+    spool = os.path.join(shared.path, "spool")
+    cfg = nobody_config(shared, zabbix_fake.port)
+    os.makedirs(os.path.join(spool, "alpha"), mode=0o750)       # as root: root-owned
+    if made_by_root == "host directory":
+        shared.give(spool, 0o750)
+    HostSpool(spool, "alpha").put("sepa.collect", "{}", CLOCK - 60)     # an earlier value, root's
+    proc = unprivileged.cli("send", "--config", cfg)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"chown -R nobody: {spool}" in proc.stderr
+    (line,) = proc.stdout.splitlines()
+    assert line.startswith("alpha: sent 1 (0 from the spool)") and "no safety copy" in line
+    assert len(zabbix_fake.values) == 1         # the fresh value went out, without a copy, and says so
+    assert len(HostSpool(spool, "alpha").entries()) == 1        # root's value waits for the fix
+
+
+def test_lock_made_by_root_is_reported_and_the_value_kept(shared, zabbix_fake):
+    spool = os.path.join(shared.path, "spool")
+    cfg = nobody_config(shared, zabbix_fake.port)
+    os.makedirs(os.path.join(spool, "alpha"))
+    lock = os.path.join(spool, "alpha", ".lock")
+    os.close(os.open(lock, os.O_CREAT | os.O_RDWR, 0o640))
+    for d in (spool, os.path.join(spool, "alpha")):
+        shared.give(d, 0o750)
+    proc = unprivileged.cli("send", "--config", cfg)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert lock in proc.stderr and f"chown -R nobody: {spool}" in proc.stderr
+    assert "waiting in spool 1" in proc.stdout
+    assert zabbix_fake.values == []
+
+
+@pytest.mark.parametrize("made_by_root", ["spool", "host directory", "lock"])
+def test_check_reports_a_spool_the_user_cannot_write(shared, made_by_root):
+    spool = os.path.join(shared.path, "spool")
+    cfg = nobody_config(shared, closed_port())
+    os.makedirs(os.path.join(spool, "alpha"))
+    os.close(os.open(os.path.join(spool, "alpha", ".lock"), os.O_CREAT | os.O_RDWR, 0o640))
+    if made_by_root != "spool":
+        shared.give(spool, 0o750)
+    if made_by_root == "lock":
+        shared.give(os.path.join(spool, "alpha"), 0o750)
+    proc = unprivileged.python("-c", "import sys\nfrom zabbix_sepa import check, config\n"
+                               "ok, line = check._spool(config.load(sys.argv[1]))\nprint(ok, line)", cfg)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("False "), proc.stdout
+    assert f"chown -R nobody: {spool}" in proc.stdout

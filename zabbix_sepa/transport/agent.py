@@ -2,11 +2,19 @@
 
 `userparameters()` renders userparameters/zabbix_sepa.conf from the registry;
 `cached()` lets polls within `cache_seconds` share one collection.
+
+The cache is shared by accounts of one group (the agent's user and
+zabbix-sepa; install.sh makes `cache_dir` 2770): its directory, lock and
+files get their modes explicitly, not from the process umask, and a cache
+that cannot be used is logged with the path and the fix (`zabbix-sepa check`
+reports it too; the agent's `collect --quiet` logs nothing).
 """
+import errno
 import fcntl
 import json
 import logging
 import os
+import stat
 import time
 
 from zabbix_sepa import __version__, registry
@@ -15,6 +23,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BIN = "/usr/local/bin/zabbix-sepa"
 MASTER_KEY = "sepa.collect"
+DIR_MODE = 0o770            # read, written and locked by the group
+LOCK_MODE = 0o660
+FILE_MODE = 0o640           # written by one account, read by the group
+HINT = "the cache directory must be writable by the group of every account that collects (install.sh: mode 2770)"
 
 
 def userparameters(binary=DEFAULT_BIN, config_path=None):
@@ -68,34 +80,72 @@ def cached(site, cache_dir, cache_seconds, deadline, produce):
     doc = fresh()
     if doc is not None:
         return doc
+    lock = path + ".lock"
     try:
-        os.makedirs(cache_dir, mode=0o770, exist_ok=True)
-        lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o660)
+        _make_dir(cache_dir)
+        lock_fd = open_lock(lock)
     except OSError as exc:
-        log.warning("cache %s unusable (%s); collecting without it", cache_dir, exc.strerror)
+        log.warning("cache lock %s: %s; collecting without the cache (%s)", lock,
+                    exc.strerror or exc, HINT)
         return produce()
     try:
         while True:
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
-            except OSError:
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    log.warning("cache lock %s: %s; collecting without the cache", lock, exc.strerror)
+                    return produce()
                 if time.monotonic() >= deadline:
-                    log.warning("cache %s: another collection of %s holds the lock; collecting too",
-                                cache_dir, site)
+                    log.warning("cache lock %s: another collection of %s holds it; collecting too",
+                                lock, site)
                     return produce()
                 time.sleep(0.02)
         doc = fresh()            # the process we waited for may have just written it
         if doc is not None:
             return doc
         doc = produce()
-        tmp = f"{path}.{os.getpid()}.tmp"
-        try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, separators=(",", ":"))
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.warning("cache %s: cannot write (%s)", cache_dir, exc.strerror)
+        _write(path, doc)
         return doc
     finally:
         os.close(lock_fd)
+
+
+def _make_dir(path):
+    """The cache directory, made DIR_MODE whatever the umask if it is not there."""
+    try:
+        os.makedirs(path, mode=DIR_MODE)
+    except FileExistsError:
+        return
+    os.chmod(path, DIR_MODE)
+
+
+def open_lock(path):
+    """A descriptor of the cache lock file, which is LOCK_MODE whatever the umask (a lock of
+    ours with another mode is corrected). Read-only when the file, of another account of the
+    group, admits no more: flock needs no write access."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, LOCK_MODE)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != LOCK_MODE:
+            os.fchmod(fd, LOCK_MODE)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _write(path, doc):
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fd, FILE_MODE)
+            json.dump(doc, fh, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("cache %s: cannot write (%s); %s", path, exc.strerror, HINT)

@@ -2,9 +2,15 @@
 
 The new document is spooled before anything is sent, so that one code path
 delivers everything in clock order with its original clock, and a value is
-never only in memory while the network is being tried. Exit status as
-zabbix_sender: 0 all processed, 2 some rejected by the server, 1 something
-is still waiting in the spool (or was lost, which the log then says).
+never only in memory while the network is being tried. The spool's bounds
+apply only after delivery was tried: they are for values that could not be
+delivered. A reply counts as an acknowledgement only when its counts account
+for every value of the request.
+
+Exit status as zabbix_sender: 0 all processed, 2 some rejected by the server,
+1 something is not delivered: still waiting in the spool, dropped by its
+bounds, quarantined (`*.bad`), lost, or the spool cannot be used (the log
+says which).
 """
 import json
 import logging
@@ -15,8 +21,8 @@ from typing import Optional
 
 from zabbix_sepa.config import ConfigError
 from zabbix_sepa.transport import spool as spool_mod
-from zabbix_sepa.transport.sender import DeliveryError, PskError, Sender, read_psk
-from zabbix_sepa.transport.spool import HostSpool, SpoolError
+from zabbix_sepa.transport.sender import DeliveryError, PskError, Sender, acknowledged, read_psk
+from zabbix_sepa.transport.spool import HostSpool, SpoolError, new_ns
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +39,10 @@ class Outcome:
     earlier: int = 0        # of those, values spooled by earlier runs
     rejected: int = 0       # acknowledged as failed (unknown host/key): dropped, not retried
     waiting: int = 0        # still in the spool
-    dropped: int = 0        # removed by the spool bounds
+    dropped: int = 0        # removed by the spool bounds: lost
+    quarantined: int = 0    # spool files that could not be read back, renamed *.bad
     lost: int = 0           # neither delivered nor spooled (spool unusable and server down)
+    spool_error: bool = False   # the spool could not be used as it must (problem says why)
     problem: Optional[str] = None
 
     def line(self):
@@ -42,6 +50,8 @@ class Outcome:
                 f"rejected {self.rejected}, waiting in spool {self.waiting}")
         if self.dropped:
             text += f", dropped by spool bounds {self.dropped}"
+        if self.quarantined:
+            text += f", quarantined {self.quarantined} (renamed *.bad)"
         if self.lost:
             text += f", LOST {self.lost}"
         return text + (f" - {self.problem}" if self.problem else "")
@@ -62,7 +72,7 @@ def make_sender(cfg):
 
 
 def exit_status(outcomes):
-    if any(o.waiting or o.lost for o in outcomes):
+    if any(o.waiting or o.lost or o.dropped or o.quarantined or o.spool_error for o in outcomes):
         return 1
     if any(o.rejected for o in outcomes):
         return 2
@@ -93,7 +103,7 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
             fresh[site.name] = HostSpool(cfg.spool_dir, site.name).put(KEY, value, doc["clock"]).path
         except SpoolError as exc:
             log.error("%s; sending this value without a safety copy", exc)
-            out.problem = str(exc)
+            _spool_failed(out, f"{exc}; new value sent with no safety copy")
             direct[site.name] = (value, doc["clock"])
     hosts = list(outcomes)
     if all_spooled:
@@ -101,6 +111,8 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
             hosts += [h for h in spool_mod.hosts(cfg.spool_dir) if h not in outcomes]
         except SpoolError as exc:
             log.error("%s", exc)
+            for out in outcomes.values():
+                out.spool_error = True
     for host in hosts:
         out = outcomes.setdefault(host, Outcome(host))
         if host in direct:
@@ -110,13 +122,26 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
                    others=[h for h in hosts if h != host])
         except SpoolError as exc:
             log.error("%s", exc)
-            out.problem = out.problem or str(exc)
+            _spool_failed(out, str(exc))
+            out.waiting = out.waiting or _waiting(HostSpool(cfg.spool_dir, host))
     return [outcomes[h] for h in hosts]
+
+
+def _waiting(hs):
+    try:
+        return len(hs.peek())
+    except SpoolError:
+        return 0
+
+
+def _spool_failed(out, text):
+    out.spool_error = True
+    out.problem = out.problem or text
 
 
 def _send_direct(sender, out, value, clock):
     try:
-        reply = sender.send([(out.host, KEY, value, clock)])
+        reply = acknowledged(sender.send([(out.host, KEY, value, clock, new_ns())]), 1, sender.where)
     except DeliveryError as exc:
         out.lost += 1
         log.error("%s: the value of clock %d was NOT delivered and could not be spooled: %s",
@@ -126,33 +151,49 @@ def _send_direct(sender, out, value, clock):
 
 
 def _flush(cfg, sender, hs, out, fresh_path, others):
-    spool_bytes = sum(HostSpool(cfg.spool_dir, h).size() for h in others)
+    """Deliver the host's spool oldest first; then apply the bounds to what could not go."""
     if not hs.lock(LOCK_WAIT):
-        out.waiting = len(hs.entries())
+        out.waiting = len(hs.peek())
         out.problem = "another `zabbix-sepa send` is delivering this host's spool; left to it"
         log.warning("%s: %s", out.host, out.problem)
         return
     try:
+        _deliver_all(sender, hs, out, fresh_path)
         out.dropped += hs.enforce_bounds(time.time(), cfg.spool_max_age_hours * 3600,
-                                         cfg.spool_max_bytes, spool_bytes)
-        seen = set()
-        while True:         # again, for values spooled by runs that came while we sent
-            entries = [e for e in hs.entries() if e.path not in seen]
-            if not entries:
-                return
-            seen.update(e.path for e in entries)
-            if not _deliver(sender, hs, out, entries, fresh_path):
-                out.waiting = len(hs.entries())
-                return
+                                         cfg.spool_max_bytes, _spool_bytes(cfg.spool_dir, others))
+        out.waiting = len(hs.entries())
     finally:
+        out.quarantined += hs.quarantined
         hs.unlock()
+
+
+def _deliver_all(sender, hs, out, fresh_path):
+    seen = set()
+    while True:         # again, for values spooled by runs that came while we sent
+        entries = [e for e in hs.entries() if e.path not in seen]
+        if not entries:
+            return
+        seen.update(e.path for e in entries)
+        if not _deliver(sender, hs, out, entries, fresh_path):
+            return
+
+
+def _spool_bytes(root, hosts):
+    """What the spools of `hosts` hold (one that cannot be read counts 0: its own run says so)."""
+    total = 0
+    for host in hosts:
+        try:
+            total += HostSpool(root, host).size()
+        except SpoolError:
+            pass
+    return total
 
 
 def _prepare(sender, hs, host, chunk):
     """Read and encode one request's worth of entries (runs ahead of the network)."""
     loaded = [(e, hs.load(e)) for e in chunk]
     delivered = [e for e, rec in loaded if rec]
-    values = [(host, key, value, clock) for e, rec in loaded if rec for key, value, clock in [rec]]
+    values = [(host, rec.key, rec.value, rec.clock, rec.ns) for e, rec in loaded if rec]
     return delivered, (sender.encode(values) if values else None)
 
 
@@ -174,13 +215,13 @@ def _deliver(sender, hs, out, entries, fresh_path):
                 if payload is None:
                     continue
                 try:
-                    reply = sender.send_encoded(payload)
+                    reply = acknowledged(sender.send_encoded(payload), len(delivered), sender.where)
                 except DeliveryError as exc:
                     out.problem = str(exc)
                     for f in removals:
                         f.result()
                     log.warning("%s: %d value(s) not delivered, kept in the spool for the next run: %s",
-                                out.host, len(hs.entries()), exc)
+                                out.host, len(hs.peek()), exc)
                     return False
                 _account(out, reply, len(delivered), sum(e.path != fresh_path for e in delivered))
                 removals.append(pool.submit(hs.remove, delivered))

@@ -52,6 +52,15 @@ class Reply:
     total: int
 
 
+def acknowledged(reply, sent, where):
+    """`reply` if its counts account for exactly the `sent` values of the request, else
+    DeliveryError: `processed: 0; failed: 0; total: 0` for values sent acknowledges nothing."""
+    if reply.total != sent or reply.processed + reply.failed != reply.total:
+        raise DeliveryError(f"{where} replied processed {reply.processed}, failed {reply.failed}, "
+                            f"total {reply.total} to {sent} value(s) sent: not acknowledged")
+    return reply
+
+
 def read_psk(path):
     """The hex PSK in `path` (as zabbix_sender's --tls-psk-file); PskError says what is wrong."""
     try:
@@ -147,20 +156,21 @@ class Sender:
 
     @staticmethod
     def encode(values):
-        """The framed request for [(host, key, value, clock)].
+        """The framed request for [(host, key, value, clock[, ns])].
 
-        Values go as strings with an integer clock and ns 0, and without a
-        request-level clock, so Zabbix stores each at exactly its own clock
-        (no drift correction) and a re-delivered value has the same
-        (clock, ns) as the first one."""
+        Values go as strings with an integer clock and their ns (default 0),
+        and without a request-level clock, so Zabbix stores each at exactly
+        its own clock (no drift correction) and a re-delivered value has the
+        same (clock, ns) as the first one."""
         items = [SenderData(host, key, value if isinstance(value, str) else json.dumps(value),
-                            int(clock), 0) for host, key, value, clock in values]
+                            int(clock), int(ns[0]) if ns else 0) for host, key, value, clock, *ns in values]
         body = SenderDataRequest(items).to_bytes()
         return HEADER.pack(b"ZBXD", 0x01, len(body), 0) + body
 
     def send(self, values):
-        """Send [(host, key, value, clock)] in one request; Reply or DeliveryError."""
-        return self.send_encoded(self.encode(values))
+        """Send [(host, key, value, clock[, ns])] in one request; a Reply that accounts for
+        every value, or DeliveryError."""
+        return acknowledged(self.send_encoded(self.encode(values)), len(values), self.where)
 
     def send_encoded(self, payload):
         """Send a request made by encode(); Reply or DeliveryError."""
