@@ -304,13 +304,17 @@ db_user() {
         local pw
         read -r -s -p "MariaDB root password: " pw; echo
         tmpcnf=$(mktemp); chmod 600 "$tmpcnf"
+        # shellcheck disable=SC2064   # the name is fixed now; removed however the script ends
+        trap "rm -f '$tmpcnf'" EXIT
         printf '[client]\nuser=root\npassword=%s\n' "$pw" > "$tmpcnf"
         admin=(mysql --defaults-extra-file="$tmpcnf")
         "${admin[@]}" -e 'SELECT 1' >/dev/null 2>&1 || { rm -f "$tmpcnf"; die "MariaDB refused that root password"; }
     fi
+    sql_name_ok "$user" || die "--create-db-user: the database user '$user' in $CONFIG: use letters, digits, '_', '-' and '.' only"
     local host secret=""
     [ -s "$pwfile" ] && secret=$(cat "$pwfile")
     for host in ${hosts//,/ }; do
+        sql_name_ok "$host" || die "--create-db-user: host '$host': use letters, digits, '_', '-', '.', ':' and '%' only"
         exists=$("${admin[@]}" -N -e "SELECT COUNT(*) FROM mysql.user WHERE user = '$user' AND host = '$host'")
         if [ "$exists" = 0 ] || [ -z "$secret" ]; then
             if [ -z "$secret" ]; then
@@ -319,7 +323,7 @@ db_user() {
             fi
             # the password travels on stdin, never in argv
             change "MariaDB user '$user'@'$host' (read-only; password in $pwfile)" "${admin[@]}" <<< \
-                "CREATE USER IF NOT EXISTS '$user'@'$host'; ALTER USER '$user'@'$host' IDENTIFIED BY '$secret';"
+                "CREATE USER IF NOT EXISTS '$user'@'$host'; ALTER USER '$user'@'$host' IDENTIFIED BY $(sql_string "$secret");"
         fi
         local grants have
         grants=$("$PREFIX/bin/zabbix-sepa" db-grants --database "$site_db" --user "$user" --host "$host")
@@ -332,6 +336,11 @@ db_user() {
     [ -n "$tmpcnf" ] && rm -f "$tmpcnf"
     return 0
 }
+
+# Names pasted into SQL by this script: only characters that need no quoting inside '...'.
+sql_name_ok() { [[ $1 =~ ^[A-Za-z0-9_.:%-]+$ ]]; }
+# sql_string TEXT: TEXT as a MariaDB string literal (backslashes and quotes escaped)
+sql_string() { local t=${1//\\/\\\\}; t=${t//\'/\\\'}; printf "'%s'" "$t"; }
 
 # name user password_file hosts of the config's first site, read as plain YAML: its
 # password_file may not exist yet (--create-db-user is about to make it)
@@ -467,8 +476,8 @@ do_demo() {
     reload
     sleep 2         # the server's configuration cache learns the new host
     say "== 5/5 the first collections"
-    local i
-    for i in 1 2 3; do
+    local _
+    for _ in 1 2 3; do
         runuser -u "$USER_NAME" -- "$BIN_LINK" send --all --config "$CONFIG" || true
         reload
         sleep 3

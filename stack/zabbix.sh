@@ -179,6 +179,7 @@ install_root() {
     tmp="$ROOT.new"; rm -rf "$tmp"; mkdir -p "$tmp"
     for p in "$debs"/*.deb; do dpkg-deb -x "$p" "$tmp"; done
     patch_frontend "$tmp"
+    # shellcheck disable=SC2016   # dpkg-deb's own ${Package} fields
     for p in "$debs"/*.deb; do dpkg-deb -W --showformat='${Package} ${Version}\n' "$p"; done > "$tmp/.complete"
     rm -rf "$ROOT" "$debs"; mv "$tmp" "$ROOT"
     log "Zabbix $VERSION unpacked in $ROOT: $(paste -sd, "$ROOT/.complete")"

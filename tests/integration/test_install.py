@@ -261,3 +261,21 @@ def test_create_db_user_makes_a_select_only_user(box, site):
             for host in ("localhost", "127.0.0.1"):
                 cur.execute(f"DROP USER IF EXISTS 'zsepa_created'@'{host}'")
         admin.close()
+
+
+def test_create_db_user_refuses_a_user_name_that_would_inject_sql(box, site):
+    """The config's user name goes into SQL run as the MariaDB root: refused, nothing run."""
+    evil = "x'@'%'; DROP DATABASE `" + site.name + "`; -- "
+    box.write("/etc/zabbix-sepa/config.yaml", yaml.safe_dump(
+        {"timezone": "UTC", "sites": [{"name": "evil", "database": {
+            "host": "127.0.0.1", "port": 3306, "name": site.name, "user": evil,
+            "password_file": "/etc/zabbix-sepa/db-password"}}]}))
+    rc, out, err = sh(box, "--create-db-user", "--no-agent", "--no-timer")
+    assert rc == 1 and "use letters, digits" in err, out + err
+    admin = site.server.admin()
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (site.name,))
+            assert cur.fetchone()[0] == 1                      # the site's database is still there
+    finally:
+        admin.close()
