@@ -34,6 +34,15 @@ def _bounded(kind, low, high):
     return parse
 
 
+def _listen(text):
+    """serve --listen: address:port (checked and resolved), a ListenAddress."""
+    from zabbix_sepa.transport.serve import parse_listen
+    try:
+        return parse_listen(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _now(text):
     try:
         return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
@@ -116,10 +125,14 @@ def build_parser():
     v = sub.add_parser("serve", help="serve the metrics of every site for Prometheus (/metrics, /healthz)",
                        description="An HTTP endpoint for Prometheus: /metrics collects every configured site "
                                    "(within collect_timeout; scrapes within --cache seconds share one "
-                                   "collection) and /healthz answers ok.")
+                                   "collection; a scrape waits for a collection under way only within its "
+                                   "X-Prometheus-Scrape-Timeout-Seconds, then gets the last one or a 503) "
+                                   "and /healthz answers ok. A connection has 10 s to send its request.")
     _config_arg(v)
-    v.add_argument("--listen", default="127.0.0.1:9105", help="address:port (default 127.0.0.1:9105)")
-    v.add_argument("--cache", type=float, default=5.0, help="seconds scrapes share a collection (default 5)")
+    v.add_argument("--listen", type=_listen, default="127.0.0.1:9105",
+                   help="address:port, an IPv6 address in brackets (default 127.0.0.1:9105)")
+    v.add_argument("--cache", type=_bounded(float, 0, 3600), default=5.0,
+                   help="seconds scrapes share a collection, 0 to 3600 (default 5)")
     v.set_defaults(func=cmd_serve)
 
     u = sub.add_parser("userparameters", help="print the Zabbix agent UserParameters file",
@@ -270,10 +283,8 @@ def cmd_send(args):
 
 
 def cmd_serve(args):
-    from zabbix_sepa.transport.prometheus import serve
+    from zabbix_sepa.transport.serve import serve
     cfg = config.load(args.config)
-    if ":" not in args.listen or not args.listen.rpartition(":")[2].isdigit():
-        raise UsageError(f"--listen must be address:port, got {args.listen!r}")
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.WARNING))
     try:
         serve(cfg, args.listen, args.cache)
