@@ -256,12 +256,14 @@ install_agent() {
     fi
     dir=$(agent_include_dir "$conf")
     ensure_dir "$dir" 0755 "root:root"
-    local before=$CHANGES extra="" cmd
-    [ "$CONFIG" != /etc/zabbix-sepa/config.yaml ] && extra="--config $CONFIG"
+    local before=$CHANGES extra=() cmd
+    [ "$CONFIG" != /etc/zabbix-sepa/config.yaml ] && extra=(--config "$CONFIG")
     cmd=$(userparameters_cmd)
     if [ -x "$cmd" ]; then
-        # shellcheck disable=SC2086
-        put_file "$dir/zabbix_sepa.conf" 0644 root:root < <("$cmd" userparameters --bin "$BIN_LINK" $extra)
+        local text
+        text=$("$cmd" userparameters --bin "$BIN_LINK" "${extra[@]}") \
+            || die "could not generate the UserParameters (see above); nothing written to $dir"
+        put_file "$dir/zabbix_sepa.conf" 0644 root:root <<< "$text"
     else        # dry run before the package exists
         change "write $dir/zabbix_sepa.conf (the generated UserParameters)" true
     fi

@@ -138,9 +138,9 @@ def build_parser():
     u = sub.add_parser("userparameters", help="print the Zabbix agent UserParameters file",
                        description="Print the agent configuration fragment that defines "
                                    "sepa.collect[<site>] (userparameters/zabbix_sepa.conf).")
-    u.add_argument("--bin", default=None,
+    u.add_argument("--bin", default=None, type=_agent_path,
                    help="path of the zabbix-sepa command (default /usr/local/bin/zabbix-sepa)")
-    u.add_argument("--config", dest="config_path", default=None,
+    u.add_argument("--config", dest="config_path", default=None, type=_agent_path,
                    help="pass this --config to every call (default: none, i.e. the default path)")
     u.set_defaults(func=cmd_userparameters)
 
@@ -292,6 +292,14 @@ def cmd_serve(args):
         print(f"zabbix-sepa: cannot listen on {args.listen}: {exc.strerror}", file=sys.stderr)
         return 1
     return 0
+
+
+def _agent_path(text):
+    from zabbix_sepa.transport.agent import agent_safe_path
+    if not agent_safe_path(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: an absolute path without '$', newline or NUL "
+                                         "(the agent would substitute or split it)")
+    return text
 
 
 def cmd_userparameters(args):

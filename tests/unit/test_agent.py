@@ -6,6 +6,8 @@ import stat
 import threading
 import time
 
+import pytest
+
 from zabbix_sepa.cli import build_parser
 from zabbix_sepa.transport.agent import cached, userparameters
 from tests import unprivileged
@@ -29,6 +31,19 @@ def test_userparameter_commands_parse_and_quote_the_site():
         args = build_parser().parse_args(argv[1:])
         want = {"sepa.collect[*]": "collect", "sepa.health[*]": "health"}[key]
         assert (args.command, args.config, args.site, args.quiet) == (want, "/etc/z.yaml", "my site", True)
+
+
+def test_paths_with_spaces_and_quotes_stay_one_argument_and_dollar_is_refused(capsys):
+    from zabbix_sepa.cli import main
+    text = userparameters("/opt/my sepa/bin/zabbix-sepa", "/etc/zabbix-sepa/it's; touch x.yaml")
+    line = next(l for l in text.splitlines() if l.startswith("UserParameter=sepa.collect"))
+    argv = shlex.split(line.split(",", 1)[1].replace("$1", "s"))
+    assert argv[0] == "/opt/my sepa/bin/zabbix-sepa" and argv[argv.index("--config") + 1] == \
+        "/etc/zabbix-sepa/it's; touch x.yaml"
+    for bad in ("/etc/$1.yaml", "relative.yaml", "/etc/a\nUserParameter=x,y"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["userparameters", "--config", bad])
+        assert exit_.value.code == 2 and "absolute path without '$'" in capsys.readouterr().err
 
 
 def test_cache_shares_one_collection(tmp_path):

@@ -14,6 +14,7 @@ import fcntl
 import json
 import logging
 import os
+import shlex
 import stat
 import time
 
@@ -29,9 +30,20 @@ FILE_MODE = 0o640           # written by one account, read by the group
 HINT = "the cache directory must be writable by the group of every account that collects (install.sh: mode 2770)"
 
 
+def agent_safe_path(path):
+    """Whether `path` can stand in a UserParameter command: the agent replaces $1..$9
+    before its shell sees the (quoted) line, and a newline would end the line."""
+    return os.path.isabs(path) and not any(c in path for c in "$\n\r\0")
+
+
 def userparameters(binary=DEFAULT_BIN, config_path=None):
     """The agent configuration fragment; `config_path` None means the default config."""
-    config = f" --config {config_path}" if config_path else ""
+    for what, path in (("the command", binary), ("the config", config_path)):
+        if path is not None and not agent_safe_path(path):
+            raise ValueError(f"{what} {path!r}: the agent needs an absolute path without '$', newline or NUL "
+                             "(it substitutes $1..$9 and reads one line per UserParameter)")
+    config = f" --config {shlex.quote(config_path)}" if config_path else ""
+    binary = shlex.quote(binary)
     groups = ", ".join(g.name for g in registry.groups())
     n_metrics, n_lists = len(registry.metrics()), len(registry.discoveries())
     return f"""\
