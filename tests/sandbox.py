@@ -29,6 +29,14 @@ class Sandbox:
             mounts.append(f"mount -t overlay zsepa-sandbox -o lowerdir={path},upperdir={upper},workdir={work} {path}")
         self._enter = " && ".join(mounts) + ' && exec "$@"'
 
+    def hide(self, paths=(), accounts=()):
+        """Make the sandbox look as if `paths` and the user/group `accounts` were never there
+        (removed in the overlays only: whiteouts in the upper layers, the real ones stay)."""
+        script = ['rm -rf -- "$@"'] + [f"(userdel -f {a} || true) 2>/dev/null; (groupdel {a} || true) 2>/dev/null"
+                                       for a in accounts]
+        proc = self.run("sh", "-c", "; ".join(script), "hide", *paths)
+        assert proc.returncode == 0, proc.stderr
+
     def argv(self, *command):
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", self._enter, "sandbox", *command]
 

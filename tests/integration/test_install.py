@@ -30,10 +30,17 @@ PATHS = ("/opt/zabbix-sepa", "/usr/local/bin/zabbix-sepa", "/etc/cron.d/zabbix-s
 DEMO_SITE = "zsepa-demo"
 
 
+# what an installation of zabbix-sepa consists of: the sandbox starts without any of it,
+# as on a fresh machine, even where this machine has zabbix-sepa (or its demo) installed
+INSTALLED = PATHS + ("/etc/zabbix-sepa", "/var/spool/zabbix-sepa", "/var/log/zabbix-sepa",
+                     "/etc/systemd/system/zabbix-sepa-send.timer", "/etc/systemd/system/zabbix-sepa-send.service")
+
+
 @pytest.fixture
 def box():
     zabbix.ensure_stack()
     b = Sandbox()
+    b.hide(INSTALLED, accounts=("zabbix-sepa",))
     yield b
     b.remove()
 
