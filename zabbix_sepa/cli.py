@@ -189,7 +189,7 @@ def build_parser():
     k.set_defaults(func=cmd_check)
 
     h = sub.add_parser("health", help="health check of a site: database, Redis, scheduler, disks, error rate",
-                       description="Seed 003's health check: database (reachable, latency), Redis (if "
+                       description="The DevOps proposal's health check: database (reachable, latency), Redis (if "
                                    "configured), scheduler activity, disk usage of health.disk_paths, errors "
                                    "per hour. Exit 0 healthy, 1 degraded, 2 critical.")
     _config_arg(h)
@@ -215,7 +215,7 @@ def build_parser():
                                    "zabbix.api is configured); operational: batches and days; financial: invoiced "
                                    "vs paid and collected, receivables by age, retries; mandates: lifecycle, "
                                    "expiry, health, banks; performance: the collector measured on this database "
-                                   "against its targets; daily: seed 003's daily report (errors by method, "
+                                   "against its targets; daily: the DevOps proposal's daily report (errors by method, "
                                    "batches of 7 days, scheduler failures), optionally mailed.")
     r.add_argument("type", choices=REPORT_TYPES, metavar="TYPE", help=", ".join(REPORT_TYPES))
     _config_arg(r)

@@ -66,7 +66,7 @@ def userparameters(binary=DEFAULT_BIN, config_path=None):
 # agent's Timeout (default 3 s), also when the database hangs.
 UserParameter={MASTER_KEY}[*],{binary} collect{config} --quiet --site '$1'
 #
-# sepa.health[<site>]: seed 003's health check as JSON ("code": 0 healthy,
+# sepa.health[<site>]: the DevOps proposal's health check as JSON ("code": 0 healthy,
 # 1 degraded, 2 critical; one entry per check with its detail).
 UserParameter=sepa.health[*],{binary} health{config} --quiet --format json --site '$1'
 """
