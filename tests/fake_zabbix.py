@@ -2,38 +2,29 @@
 requests on any number of connections, records their values and acknowledges them as
 a Zabbix server does (every value processed), or with a scripted `info` text."""
 import json
-import socket
 import struct
-import threading
+
+from tests.tcp import LocalServer
 
 
-class FakeZabbix:
+class FakeZabbix(LocalServer):
     def __init__(self, info=None):
         self.info = info        # None: "processed: N; failed: 0; total: N" for a request of N values
         self.values = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
+    def handle(self, conn):
+        with conn:
             try:
-                conn, _ = self.sock.accept()
-            except OSError:
+                header = self._exactly(conn, 13)
+                data = json.loads(self._exactly(conn, struct.unpack("<I", header[5:9])[0]))["data"]
+            except (OSError, ValueError, KeyError, struct.error):
                 return
-            with conn:
-                try:
-                    header = self._exactly(conn, 13)
-                    data = json.loads(self._exactly(conn, struct.unpack("<I", header[5:9])[0]))["data"]
-                except (OSError, ValueError, KeyError, struct.error):
-                    continue
-                self.values += data
-                n = len(data)
-                info = self.info or f"processed: {n}; failed: 0; total: {n}; seconds spent: 0.000100"
-                body = json.dumps({"response": "success", "info": info}).encode()
-                conn.sendall(b"ZBXD\x01" + struct.pack("<II", len(body), 0) + body)
+            self.values += data
+            n = len(data)
+            info = self.info or f"processed: {n}; failed: 0; total: {n}; seconds spent: 0.000100"
+            body = json.dumps({"response": "success", "info": info}).encode()
+            conn.sendall(b"ZBXD\x01" + struct.pack("<II", len(body), 0) + body)
 
     @staticmethod
     def _exactly(conn, n):
@@ -44,6 +35,3 @@ class FakeZabbix:
                 raise OSError("closed")
             data += chunk
         return data
-
-    def close(self):
-        self.sock.close()

@@ -5,14 +5,13 @@ and the collector connects as a restricted user over TCP, the way a
 production host does.
 """
 import os
-import socket
 import subprocess
-import threading
 import time
 import uuid
 
 import pymysql
 
+from tests.tcp import LocalServer
 from zabbix_sepa.config import DatabaseConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,26 +67,8 @@ def ensure_server():
     return server
 
 
-class SilentDatabase:
+class SilentDatabase(LocalServer):
     """Accepts TCP connections and never says a word (a hung MariaDB)."""
 
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-
-    def close(self):
-        for c in self.conns:
-            c.close()
-        self.sock.close()
+    def handle(self, conn):
+        self.held.append(conn)

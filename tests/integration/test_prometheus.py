@@ -16,6 +16,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import N, ROOT, run_cli, write_config
+from tests.tcp import LocalServer
 
 PROMTOOL = "/usr/bin/promtool"
 
@@ -177,31 +178,21 @@ def test_a_connection_must_deliver_its_request_in_time(tmp_path, site):
         server.close()
 
 
-class MariaDBProxy:
+class MariaDBProxy(LocalServer):
     """A TCP proxy to the test MariaDB that can be told to hang: new connections are then
     accepted and never answered, as a database that stopped responding."""
 
     def __init__(self, target):
         self.target, self.hang = target, False
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.held = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            if self.hang:
-                self.held.append(conn)
-                continue
-            upstream = socket.create_connection(self.target)
-            for a, b in ((conn, upstream), (upstream, conn)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+    def handle(self, conn):
+        if self.hang:
+            self.held.append(conn)
+            return
+        upstream = socket.create_connection(self.target)
+        for a, b in ((conn, upstream), (upstream, conn)):
+            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
     @staticmethod
     def _pipe(src, dst):
@@ -216,11 +207,6 @@ class MariaDBProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
-
-    def close(self):
-        self.sock.close()
-        for c in self.held:
-            c.close()
 
 
 def scrape(port, scrape_timeout):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.tcp import LocalServer
 from zabbix_sepa.transport.sender import DeliveryError, PskError, Reply, Sender, read_psk
 
 
@@ -161,7 +162,7 @@ DRIBBLE_FOR = 8.0
 MARGIN = 0.75           # thread start, the kernel, a loaded machine
 
 
-class Dribbler:
+class Dribbler(LocalServer):
     """Accepts connections and keeps each busy without ever completing the exchange.
 
     mode "reply": reads the request, then sends a Zabbix reply one byte a second;
@@ -171,21 +172,9 @@ class Dribbler:
 
     def __init__(self, mode):
         self.mode = mode
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(backlog=8)
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
+    def handle(self, conn):
         stop = time.monotonic() + DRIBBLE_FOR
         with conn:
             conn.settimeout(0.2)
@@ -206,9 +195,6 @@ class Dribbler:
                     except OSError:
                         return
                 time.sleep(1.0)
-
-    def close(self):
-        self.sock.close()
 
 
 def _timed(fn):
