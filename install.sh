@@ -447,7 +447,17 @@ do_demo() {
     require_root
     if [ "$DEMO_STOP" = yes ]; then
         "$HERE/stack/zabbix.sh" --version all down
-        "$HERE/stack/mariadb.sh" down
+        local v busy=""
+        for v in 7.0 6.0; do     # the tests' Zabbix uses the same MariaDB: keep it for them
+            if ZABBIX_SEPA_INSTANCE=tests ZABBIX_VERSION=$v "$HERE/stack/zabbix.sh" status >/dev/null 2>&1; then
+                busy="$busy $v"
+            fi
+        done
+        if [ -n "$busy" ]; then
+            say "MariaDB left running: the tests' Zabbix ($busy ) uses it"
+        else
+            "$HERE/stack/mariadb.sh" down
+        fi
         say "demo stopped (its database, config and Zabbix data are kept for the next --demo)"
         return 0
     fi
