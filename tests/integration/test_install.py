@@ -286,3 +286,23 @@ def test_create_db_user_refuses_a_user_name_that_would_inject_sql(box, site):
             assert cur.fetchone()[0] == 1                      # the site's database is still there
     finally:
         admin.close()
+
+
+def test_offline_install_from_a_wheelhouse(box, tmp_path):
+    """What the README says for a host without PyPI: a wheelhouse made elsewhere with
+    `pip download`, then PIP_NO_INDEX/PIP_FIND_LINKS; without the wheels it fails, saying so."""
+    if zabbix.VERSION != "7.0":
+        pytest.skip("install.sh does not depend on the Zabbix major: tested once, with 7.0")
+    wheels = tmp_path / "wheelhouse"
+    proc = subprocess.run([os.path.join(ROOT, ".venv", "bin", "pip"), "download", "-q", "-d", str(wheels),
+                           ROOT, "setuptools>=61", "wheel"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    os.chmod(tmp_path, 0o755)
+    env = dict(os.environ, PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels))
+    proc = box.run(INSTALL, "--no-agent", "--no-timer", env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert box.run("/usr/local/bin/zabbix-sepa", "--version").stdout.startswith("zabbix-sepa ")
+    box.hide(("/opt/zabbix-sepa",))
+    env["PIP_FIND_LINKS"] = str(tmp_path / "empty")
+    proc = box.run(INSTALL, "--no-agent", "--no-timer", env=env)
+    assert proc.returncode == 1 and "failed: install zabbix-sepa from" in proc.stderr
