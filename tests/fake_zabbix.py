@@ -4,7 +4,7 @@ a Zabbix server does (every value processed), or with a scripted `info` text."""
 import json
 import struct
 
-from tests.tcp import LocalServer
+from tests.tcp import LocalServer, read_exactly, zabbix_frame
 
 
 class FakeZabbix(LocalServer):
@@ -16,22 +16,11 @@ class FakeZabbix(LocalServer):
     def handle(self, conn):
         with conn:
             try:
-                header = self._exactly(conn, 13)
-                data = json.loads(self._exactly(conn, struct.unpack("<I", header[5:9])[0]))["data"]
+                header = read_exactly(conn, 13)
+                data = json.loads(read_exactly(conn, struct.unpack("<I", header[5:9])[0]))["data"]
             except (OSError, ValueError, KeyError, struct.error):
                 return
             self.values += data
             n = len(data)
             info = self.info or f"processed: {n}; failed: 0; total: {n}; seconds spent: 0.000100"
-            body = json.dumps({"response": "success", "info": info}).encode()
-            conn.sendall(b"ZBXD\x01" + struct.pack("<II", len(body), 0) + body)
-
-    @staticmethod
-    def _exactly(conn, n):
-        data = b""
-        while len(data) < n:
-            chunk = conn.recv(n - len(data))
-            if not chunk:
-                raise OSError("closed")
-            data += chunk
-        return data
+            conn.sendall(zabbix_frame({"response": "success", "info": info}))

@@ -12,13 +12,14 @@ import os
 import pwd
 import socket
 import subprocess
-import urllib.request
+
+from tests import zabbix
 
 FILES = ("/etc/zabbix-sepa", "/opt/zabbix-sepa/.zabbix-sepa-source", "/opt/zabbix-sepa/bin/zabbix-sepa",
          "/usr/local/bin/zabbix-sepa", "/etc/cron.d/zabbix-sepa", "/etc/systemd/system/zabbix-sepa-send.timer")
 DIRECTORIES = ("/var/spool/zabbix-sepa", "/var/cache/zabbix-sepa", "/var/log/zabbix-sepa")
 DEMO_DATABASE, DEMO_HOST = "verenigingen_demo", "verenigingen-demo"
-DEMO_API = "http://127.0.0.1:8080/api_jsonrpc.php"          # stack/zabbix.sh's demo instance
+DEMO_API = "http://127.0.0.1:8080/api_jsonrpc.php"          # stack/zabbix.sh's demo instance (7.0)
 
 
 def _describe(path):
@@ -68,14 +69,8 @@ def _demo_host():
     except OSError:
         return "no demo Zabbix"
 
-    def call(method, params, auth=None):
-        body = {"jsonrpc": "2.0", "method": method, "params": params, "id": 1}
-        headers = {"Content-Type": "application/json-rpc"}
-        if auth:
-            headers["Authorization"] = f"Bearer {auth}"
-        req = urllib.request.Request(DEMO_API, json.dumps(body).encode(), headers)
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.load(resp).get("result")
+    def call(method, params, token=None):
+        return zabbix._call(method, params, token, url=DEMO_API, major=(7, 0)).get("result")
     try:
         token = call("user.login", {"username": "Admin", "password": "zabbix"})
         if not token:

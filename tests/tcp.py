@@ -1,8 +1,35 @@
 """Real TCP peers on 127.0.0.1 for the tests (a Zabbix trapper, a hung database, a slow
 server): a listening socket whose connections are handed, each in its own thread, to
-`handle(conn)`. Subclasses set their own attributes before calling __init__."""
+`handle(conn)`. Subclasses set their own attributes before calling __init__. Also the
+small pieces such peers share: a free port, reading exactly n bytes, the Zabbix frame."""
+import json
 import socket
+import struct
 import threading
+
+
+def unused_port():
+    """A port on 127.0.0.1 that nothing listens on (bound once by us, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_exactly(conn, n):
+    """n bytes from `conn`; OSError when the peer closes first."""
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise OSError(f"closed after {len(data)} of {n} bytes")
+        data += chunk
+    return data
+
+
+def zabbix_frame(body):
+    """`body` (bytes, or JSON-able) in the Zabbix protocol's framing: ZBXD, flags 1, length."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return b"ZBXD\x01" + struct.pack("<II", len(data), 0) + data
 
 
 class LocalServer:

@@ -89,14 +89,15 @@ class ApiError(Exception):
     pass
 
 
-def _call(method, params, token):
+def _call(method, params, token, url=API_URL, major=MAJOR):
+    """One JSON-RPC request to `url` (a Zabbix of `major`), its decoded reply."""
     body = {"jsonrpc": "2.0", "method": method, "params": params, "id": 1}
     headers = {"Content-Type": "application/json-rpc"}
-    if token is not None and MAJOR >= (6, 4):
+    if token is not None and major >= (6, 4):
         headers["Authorization"] = f"Bearer {token}"     # 7.2+ refuse the `auth` member
     elif token is not None:
         body["auth"] = token
-    req = urllib.request.Request(API_URL, json.dumps(body).encode(), headers)
+    req = urllib.request.Request(url, json.dumps(body).encode(), headers)
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.load(resp)
 

@@ -6,6 +6,7 @@ import time
 from zabbix_sepa import registry
 from zabbix_sepa.config import DatabaseConfig
 from tests.conftest import N, parse, run_cli, write_config
+from tests.tcp import unused_port
 
 ALL_KEYS = {m.key for m in registry.metrics()}
 COLLECTOR_KEYS = {m.key for m in registry.metrics() if m.key.startswith("sepa.collector.")}
@@ -76,14 +77,10 @@ def test_wrong_password_gives_status_2(site):
     assert "wrong" not in str(doc)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_closed_port_gives_status_2(site):
-    doc = site.collect(database=DatabaseConfig(host="127.0.0.1", port=_free_port(), name="x", user="u"))
+    doc = site.collect(database=DatabaseConfig(host="127.0.0.1", port=unused_port(), name="x", user="u"))
     assert_complete(doc)
     assert doc["metrics"]["sepa.collector.status"] == 2
     assert "cannot connect" in doc["unsupported"]["sepa.mandate.total"]
@@ -117,7 +114,7 @@ def test_cli_prints_document_and_exits_with_status(tmp_path, site):
 
 
 def test_cli_unreachable_exits_2_with_document(tmp_path, site):
-    cfg = write_config(tmp_path, database={"host": "127.0.0.1", "port": _free_port(), "name": "x",
+    cfg = write_config(tmp_path, database={"host": "127.0.0.1", "port": unused_port(), "name": "x",
                                            "user": "u", "password": "secret-pw"})
     rc, out, err = run_cli("collect", "--config", cfg)
     assert rc == 2

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.conftest import run_cli, write_config
+from tests.tcp import unused_port
 
 
 def utc_now():
@@ -19,18 +20,12 @@ def health(cfg, *extra):
     return rc, json.loads(out) if out.strip().startswith("{") else out, err
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture
 def redis():
     """A real redis-server (Debian's package) on a free loopback port, for this test only."""
-    port = free_port()
+    port = unused_port()
     proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
@@ -74,7 +69,7 @@ def test_degraded_and_critical(tmp_path, site):
 
 
 def test_unreachable_database_and_redis_are_critical(tmp_path, site):
-    port = free_port()
+    port = unused_port()
     cfg = write_config(tmp_path, site, database={"host": "127.0.0.1", "port": port, "name": "x", "user": "u",
                                                  "password": "p"}, redis={"host": "127.0.0.1", "port": port})
     rc, report, err = health(cfg)

@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import N, ROOT, run_cli, write_config
-from tests.tcp import LocalServer
+from tests.tcp import LocalServer, unused_port
 
 PROMTOOL = "/usr/bin/promtool"
 
@@ -32,12 +32,6 @@ def test_promtool_accepts_the_exposition(tmp_path, site):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def get(url, timeout=10):
@@ -49,7 +43,7 @@ class Server:
     """`zabbix-sepa serve` as a subprocess; `fd_limit` sets its RLIMIT_NOFILE (soft and hard)."""
 
     def __init__(self, cfg, cache="5", fd_limit=None, log=None):
-        self.port = free_port()
+        self.port = unused_port()
         self.log = log or open(os.devnull, "w")
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, fd_limit))) if fd_limit else None
         self.proc = subprocess.Popen([sys.executable, "-m", "zabbix_sepa", "serve", "--config", cfg,
@@ -89,7 +83,7 @@ def test_serve_answers_concurrent_scrapes_from_one_collection(tmp_path, site):
 
 
 def test_serve_reports_a_database_outage_as_status_2(tmp_path, site):
-    closed = free_port()
+    closed = unused_port()
     cfg = write_config(tmp_path, site, database={"host": "127.0.0.1", "port": closed, "name": "x", "user": "u",
                                                  "password": "p"})
     server = Server(cfg, cache="0")

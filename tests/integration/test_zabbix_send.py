@@ -172,16 +172,7 @@ def test_psk(tmp_path, zbx, site):
 
 # -- issue 14: bad spool files, a spool made by root, the bounds, same-second values -------------
 
-@pytest.fixture
-def spool_host(zbx, site):
-    """A host of its own for the spool tests (zsepa-spool-*), deleted after."""
-    site.host = f"zsepa-spool-{site.name[-8:]}"
-    h = zabbix.TrapperHost(site.host)
-    yield h
-    h.delete()
-
-
-def test_bad_spool_files_are_quarantined_and_the_rest_delivered(tmp_path, site, spool_host):
+def test_bad_spool_files_are_quarantined_and_the_rest_delivered(tmp_path, site, host):
     cfg = write_config(tmp_path / "c.yaml", site)
     spool = tmp_path / "spool" / site.host
     spool.mkdir(parents=True)
@@ -197,13 +188,13 @@ def test_bad_spool_files_are_quarantined_and_the_rest_delivered(tmp_path, site, 
     assert "sent 1 (0 from the spool)" in proc.stdout and "quarantined 3" in proc.stdout
     assert sorted(p.name for p in spool.iterdir() if p.name.endswith(".bad")) == [
         f"{earlier:011d}-{n}.json.bad" for n in ("deep", "fifo", "infinite")]
-    (value,) = history(spool_host, 1)
+    (value,) = history(host, 1)
     assert json.loads(value["value"])["site"] == site.host
     proc = send(cfg, N + dt.timedelta(minutes=1))
     assert proc.returncode == 0 and "sent 1 (0 from the spool)" in proc.stdout, proc.stdout + proc.stderr
 
 
-def test_spool_made_by_root_is_reported_and_the_value_still_delivered(site, spool_host):
+def test_spool_made_by_root_is_reported_and_the_value_still_delivered(site, host):
     """As the service user for real (nobody): a host spool directory a run as root made."""
     shared = unprivileged.SharedDir()
     try:
@@ -217,13 +208,13 @@ def test_spool_made_by_root_is_reported_and_the_value_still_delivered(site, spoo
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert f"chown -R nobody: {spool}" in proc.stderr
         assert f"{site.host}: sent 1 (0 from the spool)" in proc.stdout and "no safety copy" in proc.stdout
-        (value,) = history(spool_host, 1)
+        (value,) = history(host, 1)
         assert int(value["clock"]) == int(N.replace(tzinfo=dt.timezone.utc).timestamp())
     finally:
         shared.close()
 
 
-def test_bounds_do_not_drop_a_value_zabbix_takes(tmp_path, site, spool_host):
+def test_bounds_do_not_drop_a_value_zabbix_takes(tmp_path, site, host):
     """A document larger than spool_max_bytes at its minimum, collected (--now) longer ago than
     spool_max_age_hours: Zabbix is up, so it is delivered, not dropped."""
     cfg = write_config(tmp_path / "c.yaml", site, spool_max_bytes=4096, spool_max_age_hours=1)
@@ -234,19 +225,19 @@ def test_bounds_do_not_drop_a_value_zabbix_takes(tmp_path, site, spool_host):
     proc = send(cfg, then)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "sent 1 (0 from the spool)" in proc.stdout and "dropped" not in proc.stdout
-    (value,) = history(spool_host, 1)
+    (value,) = history(host, 1)
     assert len(value["value"].encode()) > 4096
     assert int(value["clock"]) == int(then.replace(tzinfo=dt.timezone.utc).timestamp())
 
 
-def test_values_of_the_same_second_are_all_stored(tmp_path, site, spool_host):
+def test_values_of_the_same_second_are_all_stored(tmp_path, site, host):
     cfg = write_config(tmp_path / "c.yaml", site)
     for _ in range(2):
         proc = send(cfg, N)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-    values = history(spool_host, 2)
+    values = history(host, 2)
     time.sleep(2)
-    values = spool_host.history()
+    values = host.history()
     assert [int(v["clock"]) for v in values] == [int(N.replace(tzinfo=dt.timezone.utc).timestamp())] * 2
     assert len({v["ns"] for v in values}) == 2
 

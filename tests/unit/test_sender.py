@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.tcp import LocalServer
+from tests.tcp import LocalServer, read_exactly, zabbix_frame
 from zabbix_sepa.transport.sender import DeliveryError, PskError, Reply, Sender, read_psk
 
 
@@ -36,28 +36,16 @@ class Peer:
                 conn.recv(65536)
                 time.sleep(3)
                 return
-            header = self._exactly(conn, 13)
+            header = read_exactly(conn, 13)
             length = struct.unpack("<I", header[5:9])[0]
-            self.request = json.loads(self._exactly(conn, length))
+            self.request = json.loads(read_exactly(conn, length))
             conn.sendall(self.reply)
-
-    @staticmethod
-    def _exactly(conn, n):
-        data = b""
-        while len(data) < n:
-            chunk = conn.recv(n - len(data))
-            if not chunk:
-                break
-            data += chunk
-        return data
 
     def close(self):
         self.sock.close()
 
 
-def framed(body):
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return b"ZBXD\x01" + struct.pack("<II", len(data), 0) + data
+framed = zabbix_frame
 
 
 OK = {"response": "success", "info": "processed: 1; failed: 1; total: 2; seconds spent: 0.000123"}
@@ -85,8 +73,8 @@ def test_reply_arriving_in_small_pieces():
         def _serve(self):
             conn, _ = self.sock.accept()
             with conn:
-                header = self._exactly(conn, 13)
-                self._exactly(conn, struct.unpack("<I", header[5:9])[0])
+                header = read_exactly(conn, 13)
+                read_exactly(conn, struct.unpack("<I", header[5:9])[0])
                 for i in range(len(self.reply)):
                     conn.sendall(self.reply[i:i + 1])
                     time.sleep(0.001)

@@ -5,8 +5,6 @@ tests/integration/test_zabbix_send.py; here the fake only scripts outcomes."""
 import json
 import logging
 import os
-import socket
-import stat
 import threading
 import time
 
@@ -18,6 +16,7 @@ from zabbix_sepa.transport.sender import DeliveryError, Reply
 from zabbix_sepa.transport.spool import HostSpool, SpoolError, hosts
 from tests import unprivileged
 from tests.fake_zabbix import FakeZabbix
+from tests.tcp import unused_port
 
 # A recent clock: values older than spool_max_age_hours (default a week) are dropped by design,
 # so a fixed date here would turn every test into "dropped" once the calendar passes it.
@@ -384,12 +383,6 @@ def zabbix_fake():
     z.close()
 
 
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def nobody_config(shared, port):
@@ -401,7 +394,7 @@ def nobody_config(shared, port):
         yaml.safe_dump({"timezone": "UTC", "spool_dir": os.path.join(shared.path, "spool"),
                         "zabbix": {"server": "127.0.0.1", "port": port, "timeout": 5},
                         "sites": [{"name": "alpha", "database": {
-                            "host": "127.0.0.1", "port": closed_port(), "name": "x", "user": "u",
+                            "host": "127.0.0.1", "port": unused_port(), "name": "x", "user": "u",
                             "password": "p"}}]}, fh)
     shared.give(path, 0o600)
     return path
@@ -444,7 +437,7 @@ def test_lock_made_by_root_is_reported_and_the_value_kept(shared, zabbix_fake):
 @pytest.mark.parametrize("made_by_root", ["spool", "host directory", "lock"])
 def test_check_reports_a_spool_the_user_cannot_write(shared, made_by_root):
     spool = os.path.join(shared.path, "spool")
-    cfg = nobody_config(shared, closed_port())
+    cfg = nobody_config(shared, unused_port())
     os.makedirs(os.path.join(spool, "alpha"))
     os.close(os.open(os.path.join(spool, "alpha", ".lock"), os.O_CREAT | os.O_RDWR, 0o640))
     if made_by_root != "spool":
