@@ -10,10 +10,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# .venv with the package (editable: code changes need no reinstall) and the test tools;
+# pip runs again only when pyproject.toml changed since the last time it succeeded
+venv() {
+    if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+    local stamp=.venv/.zabbix-sepa-pyproject
+    if ! cmp -s pyproject.toml "$stamp"; then
+        .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+        cp pyproject.toml "$stamp"
+    fi
+}
+
 if [ "${1:-}" = --unit ]; then
     shift
-    if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+    venv
     exec .venv/bin/python -m pytest -q tests/unit "$@"
 fi
 
@@ -32,10 +42,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+venv
 
 stack/mariadb.sh up
 ZABBIX_SEPA_INSTANCE=tests stack/zabbix.sh --version all up   # the tests' own Zabbix, never the demo's

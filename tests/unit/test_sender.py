@@ -147,16 +147,18 @@ def test_read_psk(tmp_path):
 # behaviour shows as a slow failure, not a hung test run); the sender must give up long before.
 
 DRIBBLE_FOR = 8.0
+DRIBBLE_STEP = 0.25     # seconds between two bytes: always less than the deadlines below
+DEADLINE = 0.6          # zabbix.timeout of the deadline tests: each recv alone would succeed
 MARGIN = 0.75           # thread start, the kernel, a loaded machine
 
 
 class Dribbler(LocalServer):
     """Accepts connections and keeps each busy without ever completing the exchange.
 
-    mode "reply": reads the request, then sends a Zabbix reply one byte a second;
+    mode "reply": reads the request, then sends a Zabbix reply one byte every DRIBBLE_STEP;
     mode "silent": reads the request, then says nothing;
-    mode "tls": a TLS record header announcing a 16 KiB handshake record, then one byte a
-    second of it, so that a PSK handshake never completes (and never fails)."""
+    mode "tls": a TLS record header announcing a 16 KiB handshake record, then one byte every
+    DRIBBLE_STEP of it, so that a PSK handshake never completes (and never fails)."""
 
     def __init__(self, mode):
         self.mode = mode
@@ -182,7 +184,7 @@ class Dribbler(LocalServer):
                         conn.sendall(data[i:i + 1])
                     except OSError:
                         return
-                time.sleep(1.0)
+                time.sleep(DRIBBLE_STEP)
 
 
 def _timed(fn):
@@ -197,17 +199,17 @@ def _timed(fn):
 @pytest.mark.parametrize("mode, psk", [("reply", False), ("silent", False), ("tls", True), ("silent", True)])
 def test_one_deadline_bounds_the_whole_request(mode, psk):
     peer = Dribbler(mode)
-    sender = Sender("127.0.0.1", peer.port, 1.5, *(("id", "ab" * 32) if psk else ()))
+    sender = Sender("127.0.0.1", peer.port, DEADLINE, *(("id", "ab" * 32) if psk else ()))
     try:
         elapsed, message = _timed(lambda: sender.send([("h", "sepa.collect", "v", 1)]))
     finally:
         peer.close()
-    assert elapsed < 1.5 + MARGIN, f"gave up after {elapsed:.1f} s: {message}"
-    assert "within 1.5 s (zabbix.timeout" in message
+    assert elapsed < DEADLINE + MARGIN, f"gave up after {elapsed:.1f} s: {message}"
+    assert f"within {DEADLINE:g} s (zabbix.timeout" in message
 
 
 def test_send_command_gives_up_in_time_and_keeps_the_value(tmp_path):
-    """The whole command: a spooled value, a server that answers one byte a second."""
+    """The whole command: a spooled value, a server that answers one byte at a time, never finishing."""
     import yaml
     from zabbix_sepa import cli
     from zabbix_sepa.transport.spool import HostSpool
@@ -218,7 +220,7 @@ def test_send_command_gives_up_in_time_and_keeps_the_value(tmp_path):
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump({
         "spool_dir": str(spool),
-        "zabbix": {"server": "127.0.0.1", "port": peer.port, "timeout": 2},
+        "zabbix": {"server": "127.0.0.1", "port": peer.port, "timeout": 1},
         "sites": [{"name": "alpha", "database": {"name": "x", "user": "u"}}]}))
     cfg.chmod(0o600)
     began = time.monotonic()
@@ -227,7 +229,7 @@ def test_send_command_gives_up_in_time_and_keeps_the_value(tmp_path):
     finally:
         peer.close()
     elapsed = time.monotonic() - began
-    assert elapsed < 2 + MARGIN, f"send took {elapsed:.1f} s with zabbix.timeout 2"
+    assert elapsed < 1 + MARGIN, f"send took {elapsed:.1f} s with zabbix.timeout 1"
     assert rc == 1
     assert len(HostSpool(str(spool), "alpha").entries()) == 1
 
@@ -249,13 +251,13 @@ def test_connect_counts_against_the_same_deadline():
                 c.close()
                 break
             held.append(c)
-        elapsed, message = _timed(lambda: Sender("127.0.0.1", port, 1.0).send([("h", "k", "v", 1)]))
+        elapsed, message = _timed(lambda: Sender("127.0.0.1", port, DEADLINE).send([("h", "k", "v", 1)]))
     finally:
         for c in held:
             c.close()
         listener.close()
-    assert elapsed < 1.0 + MARGIN
-    assert "cannot connect to 127.0.0.1:" in message and "within 1 s (zabbix.timeout)" in message
+    assert elapsed < DEADLINE + MARGIN
+    assert "cannot connect to 127.0.0.1:" in message and f"within {DEADLINE:g} s (zabbix.timeout)" in message
 
 
 @pytest.mark.parametrize("info", [

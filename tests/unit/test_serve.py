@@ -126,8 +126,8 @@ def test_out_of_file_descriptors_the_accept_loop_does_not_spin(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
             assert resp.read() == b"ok\n"
         assert time.monotonic() - began < 3
-        time.sleep(max(0.0, 2 - (time.monotonic() - began)))
-        assert _cpu(child.pid) - cpu < 0.5
+        time.sleep(max(0.0, 1 - (time.monotonic() - began)))
+        assert _cpu(child.pid) - cpu < 0.3         # a spinning loop burns the whole second
     finally:
         for c in clients:
             c.close()

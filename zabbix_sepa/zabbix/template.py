@@ -429,8 +429,9 @@ def _canonical_70(document):
     return document
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings as literal blocks, the way Zabbix's own exports read."""
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    """Multi-line strings as literal blocks, the way Zabbix's own exports read. libyaml's
+    emitter when PyYAML has it (same text, five times faster)."""
 
 
 def _str(dumper, text):
