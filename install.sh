@@ -16,7 +16,8 @@
 #                         (default: the first of the usual agent/agent2 paths that exists)
 #   --agent               require the agent UserParameters (fail if no agent config is found)
 #   --no-agent            do not install the UserParameters even if an agent is found
-#   --no-timer            do not install the systemd timer / cron line for `send --all`
+#   --no-timer            do not install the systemd timers / cron files (`send --all` every minute;
+#                         the daily report when the config has reports.daily.mail_to)
 #   --create-db-user      create the read-only MariaDB user of the config's first site (as the
 #                         MariaDB admin: socket auth, or a password asked on the terminal)
 #   --dry-run             print every action, do nothing
@@ -274,24 +275,100 @@ install_agent() {
 
 userparameters_cmd() { echo "$PREFIX/bin/zabbix-sepa"; }
 
+# " --config FILE" for the lines the timers run, when the config is not where they look by default
+config_opt() {
+    [ "$CONFIG" = /etc/zabbix-sepa/config.yaml ] && return 0
+    [[ $CONFIG =~ ^[A-Za-z0-9_./-]+$ ]] \
+        || die "--config-dir $CONFIG_DIR: for the timer and cron lines use letters, digits, '_', '-', '.' and '/' only"
+    printf ' --config %s' "$CONFIG"
+}
+
+have_systemd() { [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
+
+# enable_timer NAME WHAT: daemon-reload when units changed since BEFORE, then enable and start NAME
+enable_timer() {
+    local name=$1 what=$2 before=$3
+    [ "$CHANGES" -gt "$before" ] && change "systemctl daemon-reload" systemctl daemon-reload
+    if ! systemctl is-enabled --quiet "$name" 2>/dev/null; then
+        change "enable and start $name ($what)" systemctl enable --now "$name"
+    fi
+}
+
 install_timer() {
     [ "$TIMER" = no ] && return 0
-    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    local opt
+    opt=$(config_opt)
+    if have_systemd; then
         local before=$CHANGES
         put_file /etc/systemd/system/zabbix-sepa-send.service 0644 root:root \
-            < <(sed "s#/usr/local/bin/zabbix-sepa#$BIN_LINK#" "$HERE/deploy/systemd/zabbix-sepa-send.service")
+            < <(sed "s#/usr/local/bin/zabbix-sepa send --all#$BIN_LINK send --all$opt#" "$HERE/deploy/systemd/zabbix-sepa-send.service")
         put_file /etc/systemd/system/zabbix-sepa-send.timer 0644 root:root < "$HERE/deploy/systemd/zabbix-sepa-send.timer"
-        [ "$CHANGES" -gt "$before" ] && change "systemctl daemon-reload" systemctl daemon-reload
-        if ! systemctl is-enabled --quiet zabbix-sepa-send.timer 2>/dev/null; then
-            change "enable and start zabbix-sepa-send.timer (send --all every minute)" \
-                systemctl enable --now zabbix-sepa-send.timer
-        fi
+        enable_timer zabbix-sepa-send.timer "send --all every minute" "$before"
         TIMER_WHERE="systemd: zabbix-sepa-send.timer"
     else
         put_file /etc/cron.d/zabbix-sepa 0644 root:root \
-            < <(sed "s#zabbix-sepa flock#$USER_NAME flock#; s# zabbix-sepa send# $BIN_LINK send#" "$HERE/deploy/cron/zabbix-sepa")
+            < <(sed "s#zabbix-sepa flock#$USER_NAME flock#; s# zabbix-sepa send --all# $BIN_LINK send --all$opt#" "$HERE/deploy/cron/zabbix-sepa")
         TIMER_WHERE="cron: /etc/cron.d/zabbix-sepa (no systemd on this host)"
     fi
+}
+
+DAILY_FILES=(/etc/cron.d/zabbix-sepa-daily /etc/systemd/system/zabbix-sepa-daily.timer
+             /etc/systemd/system/zabbix-sepa-daily.service)
+
+# reports.daily.at (HH:MM) when a site of the config has reports.daily.mail_to, else nothing;
+# "error: ..." and status 1 when those keys are wrong
+daily_report_at() {
+    "$PREFIX/bin/python" - "$CONFIG" <<'PY'
+import sys
+from zabbix_sepa import config
+try:
+    print(config.daily_report_schedule(sys.argv[1]) or "")
+except config.ConfigError as exc:
+    print(f"error: {exc}")
+    sys.exit(1)
+PY
+}
+
+# The daily report's timer (or cron file) follows the config: there while a site has
+# recipients, at reports.daily.at; gone when none has.
+install_daily_report() {
+    [ "$TIMER" = no ] && return 0
+    [ -x "$PREFIX/bin/python" ] || return 0        # dry run before the package exists
+    local at opt
+    if ! at=$(daily_report_at); then
+        warn "the daily report's schedule is left as it was: ${at#error: }"
+        return 0
+    fi
+    if [ -z "$at" ]; then
+        remove_daily_report "no site has reports.daily.mail_to"
+        return 0
+    fi
+    opt=$(config_opt)
+    local hh=$((10#${at%:*})) mm=$((10#${at#*:}))
+    if have_systemd; then
+        local before=$CHANGES
+        put_file /etc/systemd/system/zabbix-sepa-daily.service 0644 root:root \
+            < <(sed "s#/usr/local/bin/zabbix-sepa report daily --all --mail#$BIN_LINK report daily --all --mail$opt#" "$HERE/deploy/systemd/zabbix-sepa-daily.service")
+        put_file /etc/systemd/system/zabbix-sepa-daily.timer 0644 root:root \
+            < <(sed "s#^OnCalendar=.*#OnCalendar=*-*-* $at:00#" "$HERE/deploy/systemd/zabbix-sepa-daily.timer")
+        enable_timer zabbix-sepa-daily.timer "the daily report at $at" "$before"
+        DAILY_WHERE="systemd: zabbix-sepa-daily.timer, every day at $at"
+    else
+        put_file /etc/cron.d/zabbix-sepa-daily 0644 root:root \
+            < <(sed "s#^15 7 \* \* \* zabbix-sepa zabbix-sepa report daily --all --mail#$mm $hh * * * $USER_NAME $BIN_LINK report daily --all --mail$opt#" "$HERE/deploy/cron/zabbix-sepa-daily")
+        DAILY_WHERE="cron: /etc/cron.d/zabbix-sepa-daily, every day at $at"
+    fi
+}
+
+remove_daily_report() {    # remove_daily_report WHY
+    local f
+    for f in "${DAILY_FILES[@]}"; do
+        [ -e "$f" ] || continue
+        if [[ $f == *.timer ]] && have_systemd; then
+            change "stop and disable zabbix-sepa-daily.timer ($1)" systemctl disable --now zabbix-sepa-daily.timer
+        fi
+        change "remove $f ($1)" rm -f "$f"
+    done
 }
 
 db_user() {
@@ -375,9 +452,10 @@ do_install() {
     ensure_user
     install_package
     install_config
-    AGENT_FILE="" TIMER_WHERE=""
+    AGENT_FILE="" TIMER_WHERE="" DAILY_WHERE=""
     install_agent
     install_timer
+    install_daily_report
     db_user
     if [ "$CHANGES" = 0 ]; then say "nothing changed: zabbix-sepa is installed as asked"; fi
     say ""
@@ -391,6 +469,7 @@ do_install() {
     say "  spool        $SPOOL_DIR   cache $CACHE_DIR   log $LOG_DIR"
     [ -n "$AGENT_FILE" ] && say "  agent        $AGENT_FILE (key sepa.collect[<site>])"
     [ -n "$TIMER_WHERE" ] && say "  send         $TIMER_WHERE"
+    [ -n "$DAILY_WHERE" ] && say "  daily report $DAILY_WHERE"
     if [ "$DRY_RUN" = no ]; then
         say ""
         say "check (as $USER_NAME):"
@@ -409,12 +488,13 @@ do_uninstall() {
     local f conf
     for f in /etc/cron.d/zabbix-sepa /etc/systemd/system/zabbix-sepa-send.timer /etc/systemd/system/zabbix-sepa-send.service; do
         if [ -e "$f" ]; then
-            if [[ $f == *.timer ]] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+            if [[ $f == *.timer ]] && have_systemd; then
                 change "stop and disable zabbix-sepa-send.timer" systemctl disable --now zabbix-sepa-send.timer
             fi
             change "remove $f" rm -f "$f"
         fi
     done
+    remove_daily_report "uninstall"
     f="" conf=""
     if [ -f "$PREFIX/.zabbix-sepa-agent-file" ]; then      # what the install recorded
         f=$(sed -n 1p "$PREFIX/.zabbix-sepa-agent-file"); conf=$(sed -n 2p "$PREFIX/.zabbix-sepa-agent-file")

@@ -16,7 +16,8 @@ import subprocess
 from tests import zabbix
 
 FILES = ("/etc/zabbix-sepa", "/opt/zabbix-sepa/.zabbix-sepa-source", "/opt/zabbix-sepa/bin/zabbix-sepa",
-         "/usr/local/bin/zabbix-sepa", "/etc/cron.d/zabbix-sepa", "/etc/systemd/system/zabbix-sepa-send.timer")
+         "/usr/local/bin/zabbix-sepa", "/etc/cron.d/zabbix-sepa", "/etc/systemd/system/zabbix-sepa-send.timer",
+         "/etc/cron.d/zabbix-sepa-daily", "/etc/systemd/system/zabbix-sepa-daily.timer")
 DIRECTORIES = ("/var/spool/zabbix-sepa", "/var/cache/zabbix-sepa", "/var/log/zabbix-sepa")
 DEMO_DATABASE, DEMO_HOST = "verenigingen_demo", "verenigingen-demo"
 DEMO_API = "http://127.0.0.1:8080/api_jsonrpc.php"          # stack/zabbix.sh's demo instance (7.0)

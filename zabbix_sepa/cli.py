@@ -230,6 +230,10 @@ def build_parser():
     r.add_argument("--table", help="for csv: the table to write (the report's table names are listed on error)")
     r.add_argument("--mail-to", action="append", metavar="ADDR",
                    help="mail the report (text and HTML) through alerts.email's SMTP server; repeatable")
+    r.add_argument("--mail", action="store_true",
+                   help="daily: mail it to the site's reports.daily.mail_to (what the installed schedule runs)")
+    r.add_argument("--all", action="store_true",
+                   help="with --mail: every site that has reports.daily.mail_to, one mail per site")
     r.add_argument("--runs", type=_bounded(int, 1, 100), default=3,
                    help="performance: collections to take the median of (default 3)")
     r.add_argument("--timeout", type=_bounded(float, 1, 86400), default=300,
@@ -394,23 +398,36 @@ def _write(path, text):
 
 
 def cmd_report(args):
-    from zabbix_sepa.collect import site_now, unix_clock
-    from zabbix_sepa.reports import ReportError, build
-    from zabbix_sepa.reports.model import windows
-    from zabbix_sepa.reports.render import render
     cfg = config.load(args.config)
-    site = cfg.site(args.site)
+    _check_report_args(args, cfg)
+    if args.all:
+        sites = [s for s in cfg.sites if s.daily_report_to]
+        if not sites:
+            raise UsageError(f"no site has reports.daily.mail_to in {cfg.path}: nothing to mail")
+        return max(_report_site(args, cfg, site) for site in sites)
+    return _report_site(args, cfg, cfg.site(args.site))
+
+
+def _check_report_args(args, cfg):
     if args.table and args.format != "csv":
         raise UsageError("--table is for --format csv")
+    if args.mail and args.type != "daily":
+        raise UsageError("--mail sends to reports.daily.mail_to, which is for the daily report; "
+                         "for this one name the recipients with --mail-to ADDR")
+    if args.all and not args.mail:
+        raise UsageError("--all mails each site's daily report to its reports.daily.mail_to: add --mail")
+    if args.all and (args.site or args.output):
+        raise UsageError("--all makes one mail per site: leave out --site and --output")
+    if args.mail and not args.all and not cfg.site(args.site).daily_report_to:
+        raise UsageError(f"site {cfg.site(args.site).name!r} has no reports.daily.mail_to in {cfg.path} "
+                         "(or name the recipients with --mail-to ADDR)")
+
+
+def _report_site(args, cfg, site):
+    """Build one site's report, then mail and/or write it; the exit status."""
+    from zabbix_sepa.collect import site_now
+    from zabbix_sepa.reports import ReportError, build
     now = args.now or site_now(site.timezone)
-    alerts = None
-    if args.type == "executive" and cfg.api is not None:
-        from zabbix_sepa.zabbix.alerts import statistics
-        current, _ = windows(now, args.days)
-        alerts = statistics(cfg.api, site.name, unix_clock(current.since, site.timezone),
-                            unix_clock(now, site.timezone))
-        if "error" in alerts:
-            logging.getLogger("zabbix_sepa.report").warning("alert statistics: %s", alerts["error"])
 
     def progress(text):
         if sys.stderr.isatty():
@@ -418,30 +435,58 @@ def cmd_report(args):
 
     try:
         report = build(args.type, site, now, args.days, timeout=args.timeout, progress=progress,
-                       alerts=alerts, runs=args.runs)
+                       alerts=_alert_statistics(args, cfg, site, now), runs=args.runs)
     except ReportError as exc:
-        print(f"zabbix-sepa: report: {exc}", file=sys.stderr)
+        print(f"zabbix-sepa: report {site.name}: {exc}", file=sys.stderr)
         return 1
     names = [t.name for t in report.tables]
     if args.table and args.table not in names:
         raise UsageError(f"the {args.type} report has no table {args.table!r} (it has: {', '.join(names)})")
-
-    if args.mail_to:
-        from zabbix_sepa.reports.mail import send
-        subject = f"{report.title}: {site.name}, {now:%Y-%m-%d}"
-        try:
-            accepted = send(cfg.alerts, args.mail_to, subject, render(report, "md"), render(report, "html"))
-        except ReportError as exc:
-            print(f"zabbix-sepa: report: {exc}; the report follows instead", file=sys.stderr)
-            text = render(report, args.format if args.format != "csv" else "md", args.table)
-            if not (args.output and _write(args.output, text)):
-                sys.stdout.write(text)
+    recipients = list(dict.fromkeys((args.mail_to or []) + (list(site.daily_report_to) if args.mail else [])))
+    if recipients:
+        if not _mail_report(args, cfg, site, now, report, recipients):
             return 1
-        print(f"mailed the {args.type} report of {site.name} to {', '.join(accepted)} "
-              f"through {cfg.alerts.smtp_server}:{cfg.alerts.smtp_port}")
         if not args.output:
             return 0
+    return _write_report(args, report, names)
 
+
+def _alert_statistics(args, cfg, site, now):
+    """The executive report's problem statistics from Zabbix, when zabbix.api is configured."""
+    if args.type != "executive" or cfg.api is None:
+        return None
+    from zabbix_sepa.collect import unix_clock
+    from zabbix_sepa.reports.model import windows
+    from zabbix_sepa.zabbix.alerts import statistics
+    current, _ = windows(now, args.days)
+    alerts = statistics(cfg.api, site.name, unix_clock(current.since, site.timezone),
+                        unix_clock(now, site.timezone))
+    if "error" in alerts:
+        logging.getLogger("zabbix_sepa.report").warning("alert statistics: %s", alerts["error"])
+    return alerts
+
+
+def _mail_report(args, cfg, site, now, report, recipients):
+    """Mail the report; when the SMTP server does not take it, say why and print it instead."""
+    from zabbix_sepa.reports import ReportError
+    from zabbix_sepa.reports.mail import send
+    from zabbix_sepa.reports.render import render
+    subject = f"{report.title}: {site.name}, {now:%Y-%m-%d}"
+    try:
+        accepted = send(cfg.alerts, recipients, subject, render(report, "md"), render(report, "html"))
+    except ReportError as exc:
+        print(f"zabbix-sepa: report {site.name}: {exc}; the report follows instead", file=sys.stderr)
+        text = render(report, args.format if args.format != "csv" else "md", args.table)
+        if not (args.output and _write(args.output, text)):
+            sys.stdout.write(text)
+        return False
+    print(f"mailed the {args.type} report of {site.name} to {', '.join(accepted)} "
+          f"through {cfg.alerts.smtp_server}:{cfg.alerts.smtp_port}")
+    return True
+
+
+def _write_report(args, report, names):
+    from zabbix_sepa.reports.render import render
     if args.format == "csv" and not args.table:
         if len(names) == 1:
             args.table = names[0]

@@ -63,6 +63,8 @@ DEFAULT_SPOOL_MAX_AGE_HOURS = 168          # a week: past the default 7d history
 DEFAULT_SPOOL_MAX_BYTES = 100 * 2**20
 DEFAULT_CACHE_DIR = "/var/cache/zabbix-sepa"
 DEFAULT_SEND_TIMEOUT = 10
+DEFAULT_DAILY_REPORT_AT = "07:15"
+MAIL_ADDRESS = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+")
 
 
 class ConfigError(Exception):
@@ -90,6 +92,7 @@ class Site:
     discovery: dict
     timezone: Optional[str]
     collect_timeout: float
+    daily_report_to: Tuple[str, ...] = ()        # reports.daily.mail_to (the site's own, else the global one)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,12 @@ class Config:
     api: Optional[ApiConfig] = None
     alerts: AlertsConfig = AlertsConfig()
     health: HealthConfig = HealthConfig()
+    daily_report_at: str = DEFAULT_DAILY_REPORT_AT   # reports.daily.at: when install.sh schedules it (HH:MM)
+
+    @property
+    def daily_report_scheduled(self):
+        """install.sh schedules `report daily --all --mail` when any site has recipients."""
+        return any(s.daily_report_to for s in self.sites)
 
     def site(self, name=None):
         """The named site, or the only one when name is None."""
@@ -213,6 +222,26 @@ class _Loader(yaml.SafeLoader):
 
 def load(cli_path=None):
     path = resolve_path(cli_path)
+    return parse(_read(path), path)
+
+
+def daily_report_schedule(cli_path=None):
+    """reports.daily.at ("HH:MM") when a site has recipients, else None: what install.sh
+    schedules. Reads only the `reports` keys, so it works before the rest of the file is
+    filled in (a password_file that does not exist yet)."""
+    path = resolve_path(cli_path)
+    raw = _read(path)
+    c = _Checker(path)
+    top = raw if isinstance(raw, dict) else {}
+    to, at = _daily_report(c, top.get("reports"), "reports", (), site_level=False)
+    sites = top.get("sites") if isinstance(top.get("sites"), list) else []
+    scheduled = [_daily_report(c, rs.get("reports") if isinstance(rs, dict) else None, f"sites[{i}].reports", to,
+                               site_level=True)[0] for i, rs in enumerate(sites)]
+    return at if any(scheduled) else None
+
+
+def _read(path):
+    """The file's YAML, or a ConfigError saying why it cannot be read."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -240,7 +269,7 @@ def load(cli_path=None):
                           (f": {_short_text(problem)}" if problem else "")) from None
     except RecursionError:
         raise ConfigError(path, None, "not a configuration: nested too deeply") from None
-    return parse(raw, path)
+    return raw
 
 
 class _Repr(reprlib.Repr):
@@ -497,6 +526,28 @@ def _health(c, raw, raw_redis):
         redis_port=c.number(r.get("port", 6379), "redis.port", 1, 65535, integer=True))
 
 
+def _daily_report(c, raw, key, inherited, site_level):
+    """(mail_to, at) of `reports.daily` under `key`; a site may set only mail_to."""
+    allowed = {"daily"}
+    r = c.mapping(raw, key, allowed)
+    d = c.mapping(r.get("daily"), f"{key}.daily", {"mail_to"} if site_level else {"mail_to", "at"})
+    to = d.get("mail_to", inherited)
+    if isinstance(to, str):
+        to = [to]
+    if not isinstance(to, (list, tuple)) or not all(isinstance(a, str) for a in to):
+        c.fail(f"{key}.daily.mail_to", "must be an e-mail address or a list of them")
+    for a in to:
+        if not MAIL_ADDRESS.fullmatch(a):
+            c.fail(f"{key}.daily.mail_to", f"{_show(a)} is not an e-mail address (name@example.org)")
+    at = d.get("at", DEFAULT_DAILY_REPORT_AT)
+    if isinstance(at, int) and not isinstance(at, bool):
+        c.fail(f"{key}.daily.at", f"write the time in quotes, e.g. at: \"07:15\" (YAML read {at} as a number)")
+    if not isinstance(at, str) or not re.fullmatch(r"([01]?[0-9]|2[0-3]):[0-5][0-9]", at):
+        c.fail(f"{key}.daily.at", f"must be a time of day HH:MM, got {_show(at)}")
+    hour, minute = at.split(":")
+    return tuple(to), f"{int(hour):02d}:{minute}"
+
+
 def _database(c, raw, key):
     db = c.mapping(raw, key, {"host", "port", "socket", "name", "user", "password", "password_file"})
     if not db:
@@ -514,8 +565,9 @@ def _database(c, raw, key):
 
 
 TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "spool_max_age_hours", "spool_max_bytes",
-            "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites", "alerts", "health", "redis"}
-SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout"}
+            "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites", "alerts", "health", "redis",
+            "reports"}
+SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout", "reports"}
 
 
 def parse(raw, path="<config>"):
@@ -545,6 +597,7 @@ def parse(raw, path="<config>"):
     discovery = _discovery(c, top.get("discovery"), "discovery", DEFAULT_DISCOVERY)
     timezone = c.timezone(top.get("timezone"), "timezone")
     timeout = c.number(top.get("collect_timeout", DEFAULT_COLLECT_TIMEOUT), "collect_timeout", 0.1, 3600)
+    daily_to, daily_at = _daily_report(c, top.get("reports"), "reports", (), site_level=False)
     spool_dir = c.absolute_path(top.get("spool_dir", DEFAULT_SPOOL_DIR), "spool_dir")
     spool = dict(
         spool_max_age_hours=c.number(top.get("spool_max_age_hours", DEFAULT_SPOOL_MAX_AGE_HOURS),
@@ -576,6 +629,7 @@ def parse(raw, path="<config>"):
             discovery=_discovery(c, rs.get("discovery"), f"{key}.discovery", discovery),
             timezone=c.timezone(rs.get("timezone"), f"{key}.timezone") or timezone,
             collect_timeout=c.number(rs.get("collect_timeout", timeout), f"{key}.collect_timeout", 0.1, 3600),
+            daily_report_to=_daily_report(c, rs.get("reports"), f"{key}.reports", daily_to, site_level=True)[0],
         ))
     return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, api=api, alerts=alerts,
-                  health=health, **spool)
+                  health=health, daily_report_at=daily_at, **spool)

@@ -21,6 +21,7 @@ import yaml
 
 from tests import mariadb, zabbix
 from tests.sandbox import Sandbox
+from tests.smtp import SMTPSink
 
 pytestmark = pytest.mark.zabbix
 
@@ -33,7 +34,9 @@ DEMO_SITE = "zsepa-demo"
 # what an installation of zabbix-sepa consists of: the sandbox starts without any of it,
 # as on a fresh machine, even where this machine has zabbix-sepa (or its demo) installed
 INSTALLED = PATHS + ("/etc/zabbix-sepa", "/var/spool/zabbix-sepa", "/var/log/zabbix-sepa",
-                     "/etc/systemd/system/zabbix-sepa-send.timer", "/etc/systemd/system/zabbix-sepa-send.service")
+                     "/etc/systemd/system/zabbix-sepa-send.timer", "/etc/systemd/system/zabbix-sepa-send.service",
+                     "/etc/cron.d/zabbix-sepa-daily", "/etc/systemd/system/zabbix-sepa-daily.timer",
+                     "/etc/systemd/system/zabbix-sepa-daily.service")
 
 
 @pytest.fixture
@@ -169,8 +172,7 @@ def test_install_reinstall_agent_send_uninstall_purge(box, site):
     # the timer's command (cron here: no systemd), run as cron would
     host = zabbix.TrapperHost(site.host)
     try:
-        line = [l for l in box.read("/etc/cron.d/zabbix-sepa").splitlines() if l.startswith("* * * * *")][0]
-        user, command = line.split()[5], line.split(None, 6)[6].split(">")[0].split()
+        user, command = cron_command(box, "/etc/cron.d/zabbix-sepa", "* * * * * ")
         proc = box.run("runuser", "-u", user, "--", *command)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         deadline = time.monotonic() + 30
@@ -190,6 +192,56 @@ def test_install_reinstall_agent_send_uninstall_purge(box, site):
     assert rc == 0, err
     assert not box.exists("/etc/zabbix-sepa") and not box.exists("/var/spool/zabbix-sepa")
     assert box.getent("passwd", "zabbix-sepa") is None
+
+
+def cron_command(box, path, schedule):
+    """(user, command words) of the line of cron file `path` that starts with `schedule`,
+    without its output redirections: run as cron would run it."""
+    line = [l for l in box.read(path).splitlines() if l.startswith(schedule)][0]
+    words = line[len(schedule):].split(">")[0].split()
+    return words[0], words[1:]
+
+
+def test_the_daily_report_is_scheduled_when_the_config_names_recipients(box, site):
+    rc, out, err = sh(box, "--no-agent")
+    assert rc == 0 and "daily report" not in out and not box.exists("/etc/cron.d/zabbix-sepa-daily"), out + err
+    sink = SMTPSink()
+    try:
+        config = {"timezone": "UTC", "alerts": {"email": {"smtp_server": "127.0.0.1", "smtp_port": sink.port}},
+                  "reports": {"daily": {"mail_to": ["finance@example.org"], "at": "6:30"}},
+                  "sites": [{"name": "zsepa-daily", "database": site.server.site_database_mapping(site.name)}]}
+        box.write("/etc/zabbix-sepa/config.yaml", yaml.safe_dump(config))
+        rc, out, err = sh(box, "--no-agent")
+        assert rc == 0, out + err
+        assert "done: write /etc/cron.d/zabbix-sepa-daily (0644 root:root)" in out
+        assert "daily report cron: /etc/cron.d/zabbix-sepa-daily, every day at 06:30" in out
+        assert box.stat("/etc/cron.d/zabbix-sepa-daily") == "644 root root"
+        user, command = cron_command(box, "/etc/cron.d/zabbix-sepa-daily", "30 6 * * * ")
+        assert (user, command) == ("zabbix-sepa", ["/usr/local/bin/zabbix-sepa", "report", "daily", "--all", "--mail"])
+        proc = box.run("runuser", "-u", user, "--", *command)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.startswith("mailed the daily report of zsepa-daily to finance@example.org")
+        (mail,) = sink.messages
+        assert b"Subject: Verenigingen daily report: zsepa-daily" in mail["data"]
+
+        rc, out, err = sh(box, "--no-agent")
+        assert rc == 0 and "nothing changed" in out, out + err
+
+        # a wrong time: named, and the schedule left as it was
+        config["reports"]["daily"]["at"] = "25:00"
+        box.write("/etc/zabbix-sepa/config.yaml", yaml.safe_dump(config))
+        rc, out, err = sh(box, "--no-agent")
+        assert rc == 0 and "the daily report's schedule is left as it was" in err and "reports.daily.at" in err
+        assert box.exists("/etc/cron.d/zabbix-sepa-daily")
+
+        del config["reports"]
+        box.write("/etc/zabbix-sepa/config.yaml", yaml.safe_dump(config))
+        rc, out, err = sh(box, "--no-agent")
+        assert rc == 0, out + err
+        assert "done: remove /etc/cron.d/zabbix-sepa-daily (no site has reports.daily.mail_to)" in out
+        assert not box.exists("/etc/cron.d/zabbix-sepa-daily")
+    finally:
+        sink.close()
 
 
 def test_the_sandbox_leaves_the_machine_alone(box):

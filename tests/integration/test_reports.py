@@ -14,12 +14,11 @@ import json
 import math
 import os
 import socket
-import socketserver
-import threading
 
 import pytest
 
 from tests import mariadb, oracle, report_oracle
+from tests.smtp import SMTPSink
 from tests.conftest import ROOT, SiteDB, run_cli, write_config
 from zabbix_sepa.dataset import generate
 
@@ -294,56 +293,6 @@ def test_executive_report_is_made_when_zabbix_cannot_be_asked(site, tmp_path):
     assert "alert statistics: cannot connect" in err
 
 
-class SMTPSink(socketserver.ThreadingTCPServer):
-    """A local SMTP server (the RFC 5321 verbs smtplib uses) that keeps what it receives."""
-    allow_reuse_address = True
-    daemon_threads = True
-
-    def __init__(self):
-        self.messages = []
-        sink = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                def say(line):
-                    self.wfile.write(line.encode() + b"\r\n")
-                say("220 sink ESMTP")
-                mail = {"from": None, "to": [], "data": b""}
-                while True:
-                    line = self.rfile.readline()
-                    if not line:
-                        return
-                    verb = line.decode().strip().split(" ", 1)[0].upper()
-                    if verb in ("EHLO", "HELO"):
-                        mail["helo"] = line.decode().strip().split(" ", 1)[1]
-                        say("250 sink")
-                    elif verb == "MAIL":
-                        mail["from"] = line.decode().strip()
-                        say("250 ok")
-                    elif verb == "RCPT":
-                        mail["to"].append(line.decode().strip())
-                        say("250 ok")
-                    elif verb == "DATA":
-                        say("354 go on")
-                        data = []
-                        for chunk in iter(self.rfile.readline, b""):
-                            if chunk == b".\r\n":
-                                break
-                            data.append(chunk)
-                        mail["data"] = b"".join(data)
-                        sink.messages.append(dict(mail))
-                        say("250 queued")
-                    elif verb == "QUIT":
-                        say("221 bye")
-                        return
-                    else:
-                        say("250 ok")
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.port = self.server_address[1]
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-
 def test_daily_report_is_mailed_through_smtp(prod, tmp_path):
     import email
     import email.policy
@@ -369,9 +318,45 @@ def test_daily_report_is_mailed_through_smtp(prod, tmp_path):
         assert best in text and best in html
         assert "Direct debit batches modified in the last 7 days" in text and "<table>" in html
     finally:
-        sink.shutdown()
-        sink.server_close()
+        sink.close()
     # the SMTP server gone: a clear error, exit 1, and the report on stdout instead of lost
     rc, out, err = run_cli("report", "daily", "--config", cfg, "--now", NOW_ARG, "--mail-to", "ops@example.org")
     assert rc == 1 and f"cannot reach the SMTP server 127.0.0.1:{sink.port}" in err
     assert out.startswith("# Verenigingen daily report: test-site")
+
+
+def test_the_daily_report_goes_to_each_sites_configured_recipients(prod, tmp_path):
+    """What the installed schedule runs: `report daily --all --mail`, one mail per site to its
+    reports.daily.mail_to (a site's own list replaces the global one; an empty one opts out)."""
+    import email
+    import email.policy
+    import yaml
+    db, _, _ = prod
+    database = db.server.site_database_mapping(db.name)
+    sink = SMTPSink()
+    try:
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump({
+            "timezone": "Europe/Amsterdam",
+            "alerts": {"email": {"smtp_server": "127.0.0.1", "smtp_port": sink.port}},
+            "reports": {"daily": {"mail_to": "finance@example.org", "at": "06:30"}},
+            "sites": [{"name": "site-a", "database": database},
+                      {"name": "site-b", "database": database,
+                       "reports": {"daily": {"mail_to": ["treasurer@b.example.org", "board@b.example.org"]}}},
+                      {"name": "site-c", "database": database, "reports": {"daily": {"mail_to": []}}}]}))
+        path.chmod(0o600)
+        rc, out, err = run_cli("report", "daily", "--config", str(path), "--now", NOW_ARG, "--all", "--mail")
+        assert rc == 0, err
+        assert out.splitlines() == [
+            "mailed the daily report of site-a to finance@example.org through 127.0.0.1:%d" % sink.port,
+            "mailed the daily report of site-b to board@b.example.org, treasurer@b.example.org "
+            "through 127.0.0.1:%d" % sink.port]
+        subjects = {email.message_from_bytes(m["data"], policy=email.policy.default)["Subject"]: len(m["to"])
+                    for m in sink.messages}
+        assert subjects == {"Verenigingen daily report: site-a, 2026-11-22": 1,
+                            "Verenigingen daily report: site-b, 2026-11-22": 2}
+
+        rc, out, err = run_cli("report", "daily", "--config", str(path), "--site", "site-c", "--mail")
+        assert rc == 2 and "site 'site-c' has no reports.daily.mail_to" in err and len(sink.messages) == 2
+    finally:
+        sink.close()

@@ -267,3 +267,69 @@ def test_secret_files_that_cannot_be_read_as_text_are_config_errors(tmp_path, ke
         config.load(write(tmp_path, {"sites": [dict(SITE, database={"name": "d", "user": "u",
                                                                      "password_file": "/tmp/a\0b"})]}))
     assert err.value.key == "sites[0].database.password_file"
+
+
+# -- reports.daily: who gets the daily report, and when install.sh schedules it ---------------
+
+def test_daily_report_recipients_per_site_and_the_schedule(tmp_path):
+    cfg = config.load(write(tmp_path, {
+        "reports": {"daily": {"mail_to": "finance@example.org", "at": "6:05"}},
+        "sites": [SITE, dict(SITE, name="b", reports={"daily": {"mail_to": ["t@b.example", "u@b.example"]}}),
+                  dict(SITE, name="c", reports={"daily": {"mail_to": []}})]}))
+    assert [s.daily_report_to for s in cfg.sites] == [("finance@example.org",), ("t@b.example", "u@b.example"), ()]
+    assert cfg.daily_report_at == "06:05" and cfg.daily_report_scheduled
+    plain = config.load(write(tmp_path, {"sites": [SITE]}))
+    assert plain.daily_report_at == "07:15" and not plain.daily_report_scheduled
+
+
+@pytest.mark.parametrize("reports, key, problem", [
+    ({"daily": {"mail_to": "finance"}}, "reports.daily.mail_to", "'finance' is not an e-mail address"),
+    ({"daily": {"mail_to": "a@b.nl, c@d.nl"}}, "reports.daily.mail_to", "is not an e-mail address"),
+    ({"daily": {"mail_to": {"a": 1}}}, "reports.daily.mail_to", "an e-mail address or a list of them"),
+    ({"daily": {"at": "24:00"}}, "reports.daily.at", "a time of day HH:MM, got '24:00'"),
+    ({"daily": {"at": 435}}, "reports.daily.at", 'write the time in quotes, e.g. at: "07:15"'),
+    ({"weekly": {}}, "reports.weekly", "unknown key"),
+])
+def test_daily_report_errors_name_the_key(tmp_path, reports, key, problem):
+    with pytest.raises(config.ConfigError) as err:
+        config.load(write(tmp_path, {"reports": reports, "sites": [SITE]}))
+    assert (err.value.key, problem in err.value.problem) == (key, True), err.value
+
+
+def test_a_site_cannot_have_its_own_report_time(tmp_path):
+    with pytest.raises(config.ConfigError) as err:
+        config.load(write(tmp_path, {"sites": [dict(SITE, reports={"daily": {"at": "08:00"}})]}))
+    assert err.value.key == "sites[0].reports.daily.at" and "unknown key" in err.value.problem
+
+
+def test_at_written_unquoted_is_explained(tmp_path):
+    """YAML 1.1 reads 7:15 as the number 435 (base 60)."""
+    path = write(tmp_path, "reports:\n  daily:\n    at: 7:15\nsites:\n  - name: a\n    database: {name: d, user: u}\n")
+    rc, out, err = run_main("check", "--config", path)
+    assert rc == 2 and 'reports.daily.at: write the time in quotes, e.g. at: "07:15" (YAML read 435' in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["report", "operational", "--mail"], "--mail sends to reports.daily.mail_to, which is for the daily report"),
+    (["report", "daily", "--all"], "--all mails each site's daily report to its reports.daily.mail_to: add --mail"),
+    (["report", "daily", "--all", "--mail", "--site", "prod"], "leave out --site and --output"),
+    (["report", "daily", "--mail"], "site 'prod' has no reports.daily.mail_to"),
+    (["report", "daily", "--all", "--mail"], "no site has reports.daily.mail_to"),
+])
+def test_report_mail_usage_errors_exit_2_before_any_database_work(tmp_path, args, message):
+    path = write(tmp_path, {"sites": [SITE]})
+    rc, out, err = run_main(*args, "--config", path)
+    assert rc == 2 and message in err and out == "", err
+
+
+def test_install_reads_the_schedule_before_the_rest_of_the_config_is_usable(tmp_path):
+    """install.sh asks daily_report_schedule on a fresh config whose password_file does not exist yet."""
+    site = dict(SITE, database={"name": "d", "user": "u", "password_file": str(tmp_path / "not-yet")})
+    assert config.daily_report_schedule(write(tmp_path, {"sites": [site]})) is None
+    path = write(tmp_path, {"reports": {"daily": {"at": "21:40"}},
+                            "sites": [site, dict(site, name="b", reports={"daily": {"mail_to": "x@y.example"}})]})
+    assert config.daily_report_schedule(path) == "21:40"
+    with pytest.raises(config.ConfigError, match="cannot read"):
+        config.load(path)
+    with pytest.raises(config.ConfigError, match=r"reports\.daily\.at: must be a time of day"):
+        config.daily_report_schedule(write(tmp_path, {"reports": {"daily": {"at": "noon"}}, "sites": [site]}))
