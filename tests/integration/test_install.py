@@ -244,6 +244,21 @@ def test_the_daily_report_is_scheduled_when_the_config_names_recipients(box, sit
         sink.close()
 
 
+def test_a_config_dir_of_its_own_reaches_every_scheduled_command(box):
+    """Before, the cron line ran `send --all` against /etc/zabbix-sepa/config.yaml whatever
+    --config-dir said."""
+    rc, out, err = sh(box, "--no-agent", "--config-dir", "/etc/zsepa-alt")
+    assert rc == 0, out + err
+    box.write("/etc/zsepa-alt/config.yaml", box.read("/etc/zsepa-alt/config.yaml").replace(
+        "sites:", "reports: {daily: {mail_to: x@example.org}}\nsites:", 1))
+    rc, out, err = sh(box, "--no-agent", "--config-dir", "/etc/zsepa-alt")
+    assert rc == 0, out + err
+    _, send = cron_command(box, "/etc/cron.d/zabbix-sepa", "* * * * * ")
+    _, daily = cron_command(box, "/etc/cron.d/zabbix-sepa-daily", "15 7 * * * ")
+    assert send[-4:] == ["send", "--all", "--config", "/etc/zsepa-alt/config.yaml"]
+    assert daily[-3:] == ["--mail", "--config", "/etc/zsepa-alt/config.yaml"]
+
+
 def test_the_sandbox_leaves_the_machine_alone(box):
     """What a sandboxed install writes stays in the sandbox (the guard of every test here)."""
     before = {p: os.path.exists(p) for p in PATHS + ("/etc/zabbix-sepa",)}
