@@ -150,7 +150,8 @@ def sender(host, key, value, psk=None):
 
 
 class TrapperHost:
-    """A host with trapper items `sepa.collect` (text) and `probe`; PSK-only when psk=(identity, hex)."""
+    """A host with the trapper items of both cadences' documents, `sepa.collect` and
+    `sepa.collect.hour` (text), and `probe`; PSK-only when psk=(identity, hex)."""
 
     def __init__(self, name, psk=None):
         self.name, self.psk = name, psk
@@ -161,12 +162,11 @@ class TrapperHost:
         if psk:
             params.update(tls_accept=2, tls_connect=1, tls_psk_identity=psk[0], tls_psk=psk[1])
         self.hostid = api("host.create", params)["hostids"][0]
-        self.itemid = None
-        for key, vtype, history in (("sepa.collect", 4, "7d"), ("probe", 3, "1h")):
-            itemid = api("item.create", {"hostid": self.hostid, "name": key, "key_": key, "type": 2,
-                                         "value_type": vtype, "history": history})["itemids"][0]
-            if key == "sepa.collect":
-                self.itemid = itemid
+        self.itemids = {}
+        for key, vtype, history in (("sepa.collect", 4, "7d"), ("sepa.collect.hour", 4, "7d"), ("probe", 3, "1h")):
+            self.itemids[key] = api("item.create", {"hostid": self.hostid, "name": key, "key_": key, "type": 2,
+                                                    "value_type": vtype, "history": history})["itemids"][0]
+        self.itemid = self.itemids["sepa.collect"]
         self.wait_until_accepted()
 
     def wait_until_accepted(self, timeout=60):
@@ -184,8 +184,8 @@ class TrapperHost:
             time.sleep(0.5)
             reload_config_cache()
 
-    def history(self):
-        return api("history.get", {"itemids": [self.itemid], "history": 4, "sortfield": "clock",
+    def history(self, key="sepa.collect"):
+        return api("history.get", {"itemids": [self.itemids[key]], "history": 4, "sortfield": "clock",
                                    "sortorder": "ASC", "output": "extend"})
 
     def delete(self):

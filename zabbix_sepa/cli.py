@@ -91,10 +91,13 @@ def build_parser():
     sub.required = True
 
     c = sub.add_parser("collect", help="print the metrics document of one site",
-                       description="Collect every metric and discovery list of one site and print "
-                                   "the document. Exit status = sepa.collector.status "
+                       description="Collect the metrics and discovery lists of one site (of one cadence, "
+                                   "or all) and print the document. Exit status = sepa.collector.status "
                                    "(0 ok, 1 some group failed, 2 database unreachable).")
     _config_arg(c)
+    c.add_argument("--cadence", choices=["minute", "hour", "all"], default="all",
+                   help="minute: what must be fresh every minute, within collect_timeout; hour: the slow-"
+                        "changing metrics, within cadences.hour.collect_timeout; all (default): both")
     c.add_argument("--site", help="site name (may be left out, or empty, when one site is configured)")
     c.add_argument("--now", type=_now, metavar="'YYYY-MM-DD HH:MM:SS'",
                    help="collect as of this site-local time instead of now (bypasses the cache)")
@@ -106,12 +109,17 @@ def build_parser():
     c.set_defaults(func=cmd_collect)
 
     s = sub.add_parser("send", help="collect and deliver to Zabbix (trapper), spooling what fails",
-                       description="Collect the site(s) and send each document as the value of "
-                                   "sepa.collect for the site's host, after delivering what earlier "
-                                   "runs spooled, oldest first with its original clock. Exit status: "
-                                   "0 all processed, 2 some values rejected by the server, 1 values "
-                                   "left in the spool (not delivered).")
+                       description="Collect the site(s) and send the minute document as the value of "
+                                   "sepa.collect and the hourly one as the value of sepa.collect.hour for "
+                                   "the site's host, after delivering what earlier runs spooled, oldest "
+                                   "first with its original clock. Exit status: 0 all processed, 2 some "
+                                   "values rejected by the server, 1 values left in the spool (not "
+                                   "delivered).")
     _config_arg(s)
+    s.add_argument("--cadence", choices=["due", "minute", "hour", "all"], default="due",
+                   help="due (default, what the timer runs): the minute document, and the hourly one when "
+                        "cadences.hour.interval has turned since the last; minute, hour: that one; all: both "
+                        "from one collection")
     who = s.add_mutually_exclusive_group()
     who.add_argument("--site", help="site name (may be left out when one site is configured)")
     who.add_argument("--all", action="store_true",
@@ -137,7 +145,8 @@ def build_parser():
 
     u = sub.add_parser("userparameters", help="print the Zabbix agent UserParameters file",
                        description="Print the agent configuration fragment that defines "
-                                   "sepa.collect[<site>] (userparameters/zabbix_sepa.conf).")
+                                   "sepa.collect[<site>] and sepa.collect.hour[<site>] "
+                                   "(userparameters/zabbix_sepa.conf).")
     u.add_argument("--bin", default=None, type=_agent_path,
                    help="path of the zabbix-sepa command (default /usr/local/bin/zabbix-sepa)")
     u.add_argument("--config", dest="config_path", default=None, type=_agent_path,
@@ -262,11 +271,11 @@ def cmd_collect(args):
     cfg = config.load(args.config)
     site = cfg.site(args.site or None)
     if cfg.cache_seconds and args.now is None:
-        from zabbix_sepa.transport.agent import cached
-        doc = cached(site.name, cfg.cache_dir, cfg.cache_seconds, started + site.collect_timeout,
-                     lambda: collect(site, None, started))
+        from zabbix_sepa.transport.agent import cache_name, cached
+        doc = cached(cache_name(site.name, args.cadence), cfg.cache_dir, cfg.cache_seconds,
+                     started + site.budget(args.cadence), lambda: collect(site, None, started, cadence=args.cadence))
     else:
-        doc = collect(site, args.now, started)
+        doc = collect(site, args.now, started, cadence=args.cadence)
     if args.format == "prometheus":
         from zabbix_sepa.transport.prometheus import exposition
         sys.stdout.write(exposition([doc]))
@@ -280,7 +289,8 @@ def cmd_send(args):
     from zabbix_sepa.transport import push
     cfg = config.load(args.config)
     sites = cfg.sites if args.all else [cfg.site(args.site)]
-    outcomes = push.send(cfg, sites, args.now, all_spooled=args.all, spool_only=args.spool_only)
+    outcomes = push.send(cfg, sites, args.now, all_spooled=args.all, spool_only=args.spool_only,
+                         cadence=args.cadence)
     for o in outcomes:
         print(o.line())
     return push.exit_status(outcomes)

@@ -1,9 +1,11 @@
-"""Run every group's sections against one site within its time budget -> the document.
+"""Run the sections of a cadence against one site within its time budget -> the document.
 
-The document is the one of metrics.md: every metric key is in `metrics` or in
-`unsupported`, whatever happened. The sections run in a worker thread; if the
-database hangs beyond `collect_timeout`, the main thread still returns a
-document in time and the worker's late results are dropped.
+The document is the one of metrics.md, for the metrics of the cadence asked (minute, hour,
+or all of them) plus the collector's own: every such key is in `metrics` or in
+`unsupported`, whatever happened. The sections run in a worker thread; if the database
+hangs beyond the budget (collect_timeout for the minute, cadences.hour.collect_timeout for
+the hour), the main thread still returns a document in time and the worker's late results
+are dropped. A section that fails in any way leaves only its own keys unsupported.
 """
 import calendar
 import datetime as dt
@@ -121,11 +123,53 @@ class _Run:
                     self.values[key] = values[key]
 
 
-def _db_sections():
-    return [(g, s) for g in registry.groups() for s in g.sections if s.needs_db]
+def _db_sections(cadence):
+    """The sections of `cadence` that read the database: the minute ones first, so that a
+    whole collection cut off by its budget loses the slow hourly ones."""
+    found = [(g, s) for g, s in registry.sections(None if cadence == ALL else cadence) if s.needs_db]
+    return sorted(found, key=lambda gs: registry.CADENCES.index(gs[1].cadence))
 
 
-def _work(run, site, now, timings):
+def _run_section(ctx, site, group, section):
+    """(values, None) or (None, reason): whatever goes wrong stays with this section's keys.
+    A non-database failure is named by its type and place only: its message could quote
+    the data (an IBAN) that must not leave the collector."""
+    try:
+        values = section.run(ctx)
+        missing = [k for k in section.keys if k not in values]
+        if missing:
+            raise _Missing(missing)
+        return values, None
+    except DatabaseError as exc:
+        log.warning("site %s: %s.%s failed: %s", site.name, group.name, section.name, exc)
+        return None, f"{group.name}.{section.name}: {exc}"
+    except _Missing as exc:
+        log.error("site %s: %s.%s returned no value for %s", site.name, group.name, section.name, exc.keys[0])
+        return None, f"{group.name}.{section.name}: returned no value for {exc.keys[0]} (a collector bug)"
+    except Exception as exc:  # noqa: BLE001 - a bug in one section must not cost the others
+        where = _where(exc)
+        log.error("site %s: %s.%s failed: %s at %s", site.name, group.name, section.name, type(exc).__name__, where)
+        return None, f"{group.name}.{section.name}: {type(exc).__name__} at {where} (a collector bug)"
+
+
+class _Missing(Exception):
+    def __init__(self, keys):
+        super().__init__(keys)
+        self.keys = keys
+
+
+def _where(exc):
+    """file:line of the innermost zabbix_sepa frame of `exc`."""
+    import os
+    import traceback
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}zabbix_sepa{os.sep}" in f.filename]
+    if not frames:
+        return "?"
+    f = frames[-1]
+    return f"{f.filename.rsplit(os.sep + 'zabbix_sepa' + os.sep, 1)[1]}:{f.lineno}"
+
+
+def _work(run, site, now, timings, cadence):
     try:
         db = Database(site.database, run.deadline)
     except Unreachable as exc:
@@ -141,11 +185,11 @@ def _work(run, site, now, timings):
         try:
             present, size, threads = db.inspect(registry.tables())
         except DatabaseError as exc:
-            for _, section in _db_sections():
+            for _, section in _db_sections(cadence):
                 run.store(section, reason=f"cannot list the site's tables: {exc}", failure=True)
             return
         ctx = Context(site, now, db, SimpleNamespace(schema_bytes=size, threads_connected=threads))
-        for group, section in _db_sections():
+        for group, section in _db_sections(cadence):
             missing = [t for t in section.tables if t not in present]
             missing_optional = [t for t in section.optional_tables if t not in present]
             if missing:
@@ -155,11 +199,9 @@ def _work(run, site, now, timings):
                 run.store(section, reason=f"optional table `{missing_optional[0]}` does not exist")
                 continue
             began, statements = time.monotonic(), db.statements
-            try:
-                values = section.run(ctx)
-            except DatabaseError as exc:
-                log.warning("site %s: %s.%s failed: %s", site.name, group.name, section.name, exc)
-                run.store(section, reason=f"{group.name}.{section.name}: {exc}", failure=True)
+            values, reason = _run_section(ctx, site, group, section)
+            if reason is not None:
+                run.store(section, reason=reason, failure=True)
                 continue
             took = time.monotonic() - began
             log.debug("site %s: %s.%s took %.1f ms", site.name, group.name, section.name, 1000 * took)
@@ -170,20 +212,27 @@ def _work(run, site, now, timings):
         db.close()
 
 
-def collect(site, now=None, started=None, timings=None):
-    """The document of metrics.md for `site` at N (`now`, default: the site's current time).
+ALL = "all"
+
+
+def collect(site, now=None, started=None, timings=None, cadence=ALL):
+    """The document of metrics.md for `site` at N (`now`, default: the site's current time),
+    holding the metrics of `cadence` (minute, hour or all) and the collector's own.
 
     `timings`, a dict, receives {"group.section": (seconds, statements)} for each section
     that ran (the performance report reads it).
 
-    The budget `site.collect_timeout` counts from `started` (a time.monotonic()
+    The budget `site.budget(cadence)` counts from `started` (a time.monotonic()
     value, default: now); the CLI passes its process start time, so that
     Python's own start-up is inside the budget the agent's Timeout sees."""
+    if cadence != ALL and cadence not in registry.CADENCES:
+        raise ValueError(f"unknown cadence {cadence!r}: {', '.join(registry.CADENCES)} or {ALL}")
     began = time.monotonic()
     started = began if started is None else min(started, began)
     now = now or site_now(site.timezone)
-    run = _Run(started + site.collect_timeout)
-    worker = threading.Thread(target=_work, args=(run, site, now, timings), name="collect", daemon=True)
+    budget = site.budget(cadence)
+    run = _Run(started + budget)
+    worker = threading.Thread(target=_work, args=(run, site, now, timings, cadence), name="collect", daemon=True)
     worker.start()
     worker.join(max(0.0, run.deadline - time.monotonic()) + GRACE)
 
@@ -191,18 +240,17 @@ def collect(site, now=None, started=None, timings=None):
         run.closed = True
         if run.reachable is None:
             run.reachable = False
-            run.unreachable_reason = (f"no answer from the database within collect_timeout "
-                                      f"({site.collect_timeout:g} s)")
+            run.unreachable_reason = f"no answer from the database within {_budget_name(cadence)} ({budget:g} s)"
         if not run.reachable:
             log.warning("site %s: database unreachable: %s", site.name, run.unreachable_reason)
-        for _, section in _db_sections():
+        for _, section in _db_sections(cadence):
             for key in section.keys:
                 if key in run.values or key in run.discovery or key in run.unsupported:
                     continue
                 if not run.reachable:
                     run.unsupported[key] = f"database unreachable: {run.unreachable_reason}"
                 else:
-                    run.unsupported[key] = f"collect_timeout ({site.collect_timeout:g} s) exceeded"
+                    run.unsupported[key] = f"{_budget_name(cadence)} ({budget:g} s) exceeded"
                     run.failed = True
         status = 2 if not run.reachable else (1 if run.failed else 0)
 
@@ -213,20 +261,41 @@ def collect(site, now=None, started=None, timings=None):
                 "sepa.collector.status": status,
                 "sepa.collector.version": __version__}
 
+    chosen = registry.sections(None if cadence == ALL else cadence)
+    for _, section in chosen:
+        if not section.needs_db:
+            run.values.update(section.run(Context(site, now, self_metrics=self_metrics)))
     metrics, unsupported, discovery = {}, {}, {}
-    for group in registry.groups():
-        for section in group.sections:
-            if not section.needs_db:
-                run.values.update(section.run(Context(site, now, self_metrics=self_metrics)))
-        for m in group.metrics:
+    for _, section in chosen:
+        for m in section.metrics:
             if m.key in run.values:
                 metrics[m.key] = run.values[m.key]
             else:
                 unsupported[m.key] = run.unsupported[m.key]
-        for d in group.discovery:
+        for d in section.discovery:
             if d.name in run.discovery:
                 discovery[d.name] = run.discovery[d.name]
             else:
                 unsupported[f"discovery.{d.name}"] = run.unsupported[d.name]
     return {"version": CONTRACT_VERSION, "site": site.name, "clock": unix_clock(now, site.timezone),
-            "metrics": metrics, "discovery": discovery, "unsupported": unsupported}
+            "cadence": cadence, "metrics": metrics, "discovery": discovery, "unsupported": unsupported}
+
+
+def _budget_name(cadence):
+    return "cadences.hour.collect_timeout" if cadence == registry.HOUR else "collect_timeout"
+
+
+def split(document):
+    """A whole (`all`) document as one document per cadence, each with the collector's own
+    metrics of the run: what `send` delivers to each cadence's master item."""
+    out = {}
+    for cadence in registry.CADENCES:
+        keys = {m.key for m in registry.metrics(cadence)}
+        lists = {d.name for d in registry.discoveries(cadence)}
+        out[cadence] = dict(
+            document, cadence=cadence,
+            metrics={k: v for k, v in document["metrics"].items() if k in keys},
+            discovery={k: v for k, v in document["discovery"].items() if k in lists},
+            unsupported={k: v for k, v in document["unsupported"].items()
+                         if k in keys or k.startswith("discovery.") and k[len("discovery."):] in lists})
+    return out

@@ -8,13 +8,13 @@ import re
 import reprlib
 import stat
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 from urllib.parse import urlsplit
 
 import yaml
 
-from zabbix_sepa import redact
+from zabbix_sepa import redact, registry
 
 DEFAULT_PATH = "/etc/zabbix-sepa/config.yaml"
 ENV_VAR = "ZABBIX_SEPA_CONFIG"
@@ -22,41 +22,15 @@ ENV_VAR = "ZABBIX_SEPA_CONFIG"
 # Zabbix host names: alphanumerics, space, dot, dash, underscore.
 HOST_NAME = re.compile(r"[0-9A-Za-z_. -]{1,128}")
 
-# thresholds: key -> (default, minimum, maximum). The first two steer the
-# collector (metrics.md); the others are the alert thresholds that the
-# template's macros default to and `zabbix setup` writes into host macros.
-THRESHOLDS = {
-    "batch_stuck_hours": (2, 0.01, 8760),
-    "batch_unprocessed_hours": (72, 0.01, 8760),
-    "batch_failed_max": (0, 0, 1e6),
-    "batch_stuck_max": (0, 0, 1e6),
-    "batch_success_min": (95, 0, 100),
-    "batch_entries_failed_max": (0, 0, 1e6),
-    "entry_failure_rate_max": (5, 0, 100),
-    "mandate_expiring_max": (10, 0, 1e6),
-    "mandate_expired_active_max": (0, 0, 1e6),
-    "mandate_dormant_max": (0, 0, 1e6),
-    "mandate_iban_invalid_max": (0, 0, 1e6),
-    "bank_failed_entries_max": (5, 0, 1e6),
-    "member_without_mandate_max": (0, 0, 1e6),
-    "overdue_amount_max": (5000, 0, 1e12),
-    "collection_rate_min": (90, 0, 100),
-    "retry_escalated_max": (0, 0, 1e6),
-    "invoice_silence_days": (35, 1, 3650),
-    "dues_stuck_max": (0, 0, 1e6),
-    "error_rate_per_hour": (50, 0, 1e9),
-    "errors_per_day_max": (500, 0, 1e9),
-    "sepa_errors_max": (0, 0, 1e9),
-    "scheduler_failed_max": (0, 0, 1e9),
-    "scheduler_inactive_minutes": (60, 1, 525600),
-    "job_success_age_hours": (48, 0.01, 8760),
-    "audit_exceptions_max": (0, 0, 1e9),
-    "nodata_minutes": (10, 0.5, 10080),
-    "collector_duration_max": (2, 0.1, 3600),
-}
-DEFAULT_THRESHOLDS = {k: v[0] for k, v in THRESHOLDS.items()}
+# thresholds: key -> Threshold(default, minimum, maximum), declared by the metric groups
+# (batch_stuck_hours and batch_unprocessed_hours steer the collector, metrics.md; the others
+# are the alert thresholds that the template's macros default to and `zabbix setup` writes
+# into host macros).
+THRESHOLDS = registry.thresholds()
+DEFAULT_THRESHOLDS = {k: t.default for k, t in THRESHOLDS.items()}
 DEFAULT_DISCOVERY = {"max_batches": 100}
-DEFAULT_COLLECT_TIMEOUT = 2.5
+DEFAULT_COLLECT_TIMEOUT = 2.5            # the minute collection's budget (and a whole one's floor)
+DEFAULT_HOUR_COLLECT_TIMEOUT = 25.0      # the hourly one's: under a 6.0 agent's longest Timeout (30 s)
 QUIET = False       # set by `collect --quiet`: no warnings on stderr (the agent mixes stderr into values)
 DEFAULT_SPOOL_DIR = "/var/spool/zabbix-sepa"
 DEFAULT_SPOOL_MAX_AGE_HOURS = 168          # a week: past the default 7d history, a value is of little use
@@ -91,8 +65,15 @@ class Site:
     thresholds: dict
     discovery: dict
     timezone: Optional[str]
-    collect_timeout: float
+    collect_timeout: float                       # the minute collection's budget, seconds
     daily_report_to: Tuple[str, ...] = ()        # reports.daily.mail_to (the site's own, else the global one)
+    intervals: dict = field(default_factory=lambda: dict(registry.INTERVALS))   # cadence -> seconds
+    hour_collect_timeout: float = DEFAULT_HOUR_COLLECT_TIMEOUT
+
+    def budget(self, cadence):
+        """Seconds a collection of `cadence` (minute, hour or all) may take."""
+        return {registry.MINUTE: self.collect_timeout, registry.HOUR: self.hour_collect_timeout}.get(
+            cadence, max(self.collect_timeout, self.hour_collect_timeout))
 
 
 @dataclass(frozen=True)
@@ -372,8 +353,7 @@ def _thresholds(c, raw, key, base):
     raw = c.mapping(raw, key, DEFAULT_THRESHOLDS.keys())
     out = dict(base)
     for k, v in raw.items():
-        _, low, high = THRESHOLDS[k]
-        out[k] = c.number(v, f"{key}.{k}", low, high)
+        out[k] = c.number(v, f"{key}.{k}", THRESHOLDS[k].minimum, THRESHOLDS[k].maximum)
     return out
 
 
@@ -383,6 +363,34 @@ def _discovery(c, raw, key, base):
     for k, v in raw.items():
         out[k] = c.number(v, f"{key}.{k}", 1, 10000, integer=True)
     return out
+
+
+def _cadences(c, raw, key, base):
+    """cadences.minute.interval, cadences.hour.interval (seconds) and cadences.hour.collect_timeout
+    under `key`, over `base` (intervals, hour timeout); the minute budget is collect_timeout."""
+    raw = c.mapping(raw, key, set(registry.CADENCES))
+    minute = c.mapping(raw.get(registry.MINUTE), f"{key}.minute", {"interval"})
+    hour = c.mapping(raw.get(registry.HOUR), f"{key}.hour", {"interval", "collect_timeout"})
+    intervals, timeout = dict(base[0]), base[1]
+    if "interval" in minute:
+        intervals[registry.MINUTE] = c.number(minute["interval"], f"{key}.minute.interval", 10, 3600, integer=True)
+    if "interval" in hour:
+        intervals[registry.HOUR] = c.number(hour["interval"], f"{key}.hour.interval", 60, 86400, integer=True)
+    if "collect_timeout" in hour:
+        timeout = c.number(hour["collect_timeout"], f"{key}.hour.collect_timeout", 0.1, 3600)
+    if intervals[registry.HOUR] <= intervals[registry.MINUTE]:
+        c.fail(key, f"hour.interval ({intervals[registry.HOUR]} s) must be longer than minute.interval "
+                    f"({intervals[registry.MINUTE]} s)")
+    return intervals, timeout
+
+
+def _check_cadence_thresholds(c, key, thresholds, intervals):
+    """A cadence cannot be silent sooner than its next value is due."""
+    for cadence, nodata in ((registry.MINUTE, "nodata_minutes"), (registry.HOUR, "nodata_hour_minutes")):
+        if thresholds[nodata] * 60 <= intervals[cadence]:
+            c.fail(f"{key}thresholds.{nodata}", f"{thresholds[nodata]:g} minutes is not longer than "
+                                                f"cadences.{cadence}.interval ({intervals[cadence]} s): every "
+                                                f"value would be late")
 
 
 def _password(c, db, key):
@@ -566,8 +574,8 @@ def _database(c, raw, key):
 
 TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "spool_max_age_hours", "spool_max_bytes",
             "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites", "alerts", "health", "redis",
-            "reports"}
-SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout", "reports"}
+            "reports", "cadences"}
+SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout", "reports", "cadences"}
 
 
 def parse(raw, path="<config>"):
@@ -598,6 +606,8 @@ def parse(raw, path="<config>"):
     timezone = c.timezone(top.get("timezone"), "timezone")
     timeout = c.number(top.get("collect_timeout", DEFAULT_COLLECT_TIMEOUT), "collect_timeout", 0.1, 3600)
     daily_to, daily_at = _daily_report(c, top.get("reports"), "reports", (), site_level=False)
+    cadences = _cadences(c, top.get("cadences"), "cadences", (registry.INTERVALS, DEFAULT_HOUR_COLLECT_TIMEOUT))
+    _check_cadence_thresholds(c, "", thresholds, cadences[0])
     spool_dir = c.absolute_path(top.get("spool_dir", DEFAULT_SPOOL_DIR), "spool_dir")
     spool = dict(
         spool_max_age_hours=c.number(top.get("spool_max_age_hours", DEFAULT_SPOOL_MAX_AGE_HOURS),
@@ -622,14 +632,18 @@ def parse(raw, path="<config>"):
         if name in names:
             c.fail(f"{key}.name", f"duplicate site name {name!r}")
         names.add(name)
+        site_thresholds = _thresholds(c, rs.get("thresholds"), f"{key}.thresholds", thresholds)
+        intervals, hour_timeout = _cadences(c, rs.get("cadences"), f"{key}.cadences", cadences)
+        _check_cadence_thresholds(c, f"{key}.", site_thresholds, intervals)
         sites.append(Site(
             name=name,
             database=_database(c, rs.get("database"), f"{key}.database"),
-            thresholds=_thresholds(c, rs.get("thresholds"), f"{key}.thresholds", thresholds),
+            thresholds=site_thresholds,
             discovery=_discovery(c, rs.get("discovery"), f"{key}.discovery", discovery),
             timezone=c.timezone(rs.get("timezone"), f"{key}.timezone") or timezone,
             collect_timeout=c.number(rs.get("collect_timeout", timeout), f"{key}.collect_timeout", 0.1, 3600),
             daily_report_to=_daily_report(c, rs.get("reports"), f"{key}.reports", daily_to, site_level=True)[0],
+            intervals=intervals, hour_collect_timeout=hour_timeout,
         ))
     return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, api=api, alerts=alerts,
                   health=health, daily_report_at=daily_at, **spool)

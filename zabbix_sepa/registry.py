@@ -1,184 +1,131 @@
-"""What a metric, a discovery list, a trigger, a macro and a group are.
+"""The registry: every metric group (`zabbix_sepa.groups`), and the facts derived from them
+that more than one part of zabbix-sepa needs, each stated once here.
 
-Every metric group module in `zabbix_sepa.groups` declares one `Group`: its
-metrics (key, name, unit, value type, description), its discovery lists, its
-`Section`s, and the Zabbix triggers and threshold macros about them. A
-section is one SQL statement (or one streamed read) with the tables it
-needs; it returns values for the keys it declares. The collector, the docs
-table, both template variants, the UserParameters and the Prometheus names
-are all generated from these declarations.
+- what is collected at which cadence (`metrics(cadence)`, `sections(cadence)`, `cadence_of`);
+- the master item key of each cadence (`master_key`), which `send`, the UserParameters
+  and the templates use; the item key of a collector metric for a cadence (`item_key`);
+- the config thresholds with their defaults and ranges (`thresholds()`), from the macros
+  the groups declare;
+- the root triggers a business trigger depends on (`roots`).
+
+The types are in `zabbix_sepa.groups.base` and re-exported here.
 """
-from dataclasses import dataclass
-from typing import Callable, Tuple
+import re
 
-FLOAT, INT, STR = "float", "int", "str"
+from zabbix_sepa.groups import ALL, collector
+from zabbix_sepa.groups.base import (AVERAGE, CADENCES, EVERY_RUN, FLOAT, HIGH, HOUR, INFO, INT,  # noqa: F401
+                                     MINUTE, STR, TEXT, WARNING, Discovery, Group, Macro, Metric, Section,
+                                     Threshold, Trigger, above, below)
 
-
-@dataclass(frozen=True)
-class Metric:
-    key: str
-    name: str
-    value_type: str          # FLOAT, INT or STR
-    unit: str = ""           # Zabbix unit: s, B, %, EUR, ...
-    description: str = ""
-    valuemap: Tuple[Tuple[int, str], ...] = ()   # ((value, meaning), ...) for status codes
-
-
-# Trigger severities, as the Zabbix 6.0 export names them.
-INFO, WARNING, AVERAGE, HIGH = "INFO", "WARNING", "AVERAGE", "HIGH"
-
-
-@dataclass(frozen=True)
-class Macro:
-    """A user macro holding a threshold, e.g. {$SEPA.BATCH.STUCK.MAX}.
-
-    Its value is the config key `thresholds.<threshold>` followed by `suffix`
-    (a Zabbix time suffix such as "h"): the template's default comes from the
-    config's default, and `zabbix setup` writes a site's own thresholds into
-    host macros the same way, so template and config cannot disagree."""
-    name: str
-    threshold: str
-    description: str
-    suffix: str = ""
-
-    def value(self, thresholds=None):
-        from zabbix_sepa.config import DEFAULT_THRESHOLDS
-        number = (thresholds or DEFAULT_THRESHOLDS)[self.threshold]
-        seconds = {"m": 60, "h": 3600, "d": 86400}.get(self.suffix)
-        if seconds and number != int(number):       # Zabbix time suffixes take whole numbers
-            return f"{round(number * seconds)}s"
-        text = f"{number:g}" if isinstance(number, float) else str(number)
-        return text + self.suffix
-
-    @property
-    def default(self):
-        return self.value()
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """A trigger (or, inside a Discovery, a trigger prototype).
-
-    `event_name` states the threshold (macros), `opdata` the current value: a value in the event
-    name is fixed when the event is made and can come out as *UNKNOWN* (seen on 6.0 when the
-    value cache lags), operational data is resolved whenever the problem is shown.
-    `expression` and `recovery` use `/T/` for the template, e.g.
-    `last(/T/sepa.batch.stuck)>{$SEPA.BATCH.STUCK.MAX}`. `recovery` empty
-    means the problem ends when the expression is false. Unless
-    `independent`, the trigger depends on the collector's no-data and
-    database-unreachable triggers, so one dead collector raises one problem.
-    `only_when` (prototypes only): (LLD macro, regex) the trigger is
-    discovered for."""
-    name: str
-    expression: str
-    severity: str
-    description: str
-    event_name: str = ""
-    recovery: str = ""
-    scope: str = "availability"
-    opdata: str = ""
-    independent: bool = False
-    only_when: Tuple[str, str] = ()
-
-
-def above(name, key, macro, severity, description, event_name, opdata="", scope="availability"):
-    """Problem while the newest value of `key` is above `macro`; over when the last three are not."""
-    return Trigger(name, f"last(/T/{key})>{macro}", severity, description, event_name=event_name,
-                   recovery=f"max(/T/{key},#3)<={macro}", opdata=opdata, scope=scope)
-
-
-def below(name, key, macro, severity, description, event_name, opdata="", scope="availability"):
-    """Problem while the newest value of `key` is below `macro`; over when the last three are not."""
-    return Trigger(name, f"last(/T/{key})<{macro}", severity, description, event_name=event_name,
-                   recovery=f"min(/T/{key},#3)>={macro}", opdata=opdata, scope=scope)
-
-
-@dataclass(frozen=True)
-class Discovery:
-    name: str                # key under "discovery" in the document
-    macros: Tuple[str, ...]  # LLD macros, e.g. "{#BATCH}"
-    values: Tuple[str, ...]  # plain value fields
-    description: str = ""
-    # Template side: item prototypes `<item_prefix>.<field>[<first macro>]`, named
-    # "<label>: <field name>"; `fields` is one Metric per value (key = the value name).
-    item_prefix: str = ""
-    label: str = ""
-    fields: Tuple[Metric, ...] = ()
-    triggers: Tuple[Trigger, ...] = ()
-    lifetime: str = "7d"
-
-    def item_key(self, value):
-        return f"{self.item_prefix}.{value}[{self.macros[0]}]"
-
-
-@dataclass(frozen=True)
-class Section:
-    """One unit of collection: a statement (or a stream) over some tables.
-
-    `run(ctx)` returns {metric key or discovery name: value} for exactly the
-    metrics and discovery lists the section declares. If a table in `tables`
-    is missing, they are unsupported and the collection counts as failed; if a
-    table in `optional_tables` is missing, they are unsupported, no failure.
-    """
-    name: str
-    run: Callable
-    metrics: Tuple[Metric, ...] = ()
-    discovery: Tuple[Discovery, ...] = ()
-    tables: Tuple[str, ...] = ()
-    optional_tables: Tuple[str, ...] = ()
-    needs_db: bool = True     # False: computed by the collector about itself
-    max_statements: int = 1   # what `run` may execute; the performance report holds it to this
-
-    @property
-    def keys(self):
-        return tuple(m.key for m in self.metrics) + tuple(d.name for d in self.discovery)
-
-
-@dataclass(frozen=True)
-class Group:
-    name: str
-    title: str
-    sections: Tuple[Section, ...]
-    macros: Tuple[Macro, ...] = ()
-    triggers: Tuple[Trigger, ...] = ()
-
-    @property
-    def metrics(self):
-        return tuple(m for s in self.sections for m in s.metrics)
-
-    @property
-    def discovery(self):
-        return tuple(d for s in self.sections for d in s.discovery)
+# The value that carries each cadence's document: a trapper item of this key, or the agent
+# item `<key>[<site>]` answered by the UserParameter `<key>[*]`.
+MASTER_KEYS = {MINUTE: "sepa.collect", HOUR: "sepa.collect.hour"}
+# Default interval of each cadence, in seconds (config: cadences.<name>.interval).
+INTERVALS = {MINUTE: 60, HOUR: 3600}
+UNSUPPORTED = collector.UNSUPPORTED        # the template item showing what was not collected, and why
 
 
 def groups():
     """All groups, in collection order."""
-    from zabbix_sepa.groups import ALL
     return ALL
 
 
-def metrics():
-    return [m for g in groups() for m in g.metrics]
+def sections(cadence=None):
+    """[(group, section)] collected at `cadence` (None: all), in collection order: with the
+    collector's own section last."""
+    return [(g, s) for g in ALL for s in g.sections if cadence is None or s.cadence in (cadence, EVERY_RUN)]
 
 
-def discoveries():
-    return [d for g in groups() for d in g.discovery]
+def metrics(cadence=None):
+    return [m for _, s in sections(cadence) for m in s.metrics]
+
+
+def discoveries(cadence=None):
+    return [d for _, s in sections(cadence) for d in s.discovery]
+
+
+def cadence_of(key):
+    """The cadence of a metric key or discovery list name (EVERY_RUN for the collector's own)."""
+    return _CADENCE[key]
+
+
+def document_cadences(cadence):
+    """The cadences a `collect --cadence` document holds: ("minute",), ("hour",) or both."""
+    return CADENCES if cadence == "all" else (cadence,)
+
+
+def master_key(cadence):
+    return MASTER_KEYS[cadence]
+
+
+def item_key(key, cadence):
+    """The template item of metric `key` under `cadence`'s master. A key of one cadence is its
+    own item; the collector's own metrics are in every document, so each cadence but the
+    first has them as `<key>[<cadence>]` (sepa.collector.status[hour])."""
+    if cadence_of(key) != EVERY_RUN or cadence == MINUTE:
+        return key
+    return f"{key}[{cadence}]"
 
 
 def tables():
     """Every table any section reads: required and optional."""
     out = []
-    for g in groups():
-        for s in g.sections:
-            for t in s.tables + s.optional_tables:
-                if t not in out:
-                    out.append(t)
+    for _, s in sections():
+        for t in s.tables + s.optional_tables:
+            if t not in out:
+                out.append(t)
     return out
 
 
 def macros():
-    return [m for g in groups() for m in g.macros]
+    return [m for g in ALL for m in g.macros]
 
 
 def triggers():
-    return [t for g in groups() for t in g.triggers]
+    return [t for g in ALL for t in g.triggers]
+
+
+def thresholds():
+    """{config key: Threshold} of every `thresholds:` key, in declaration order."""
+    return {t.key: t for g in ALL for t in g.thresholds}
+
+
+def roots(cadence):
+    """The triggers every business trigger of `cadence` depends on: no data at that cadence,
+    and the database unreachable (seen by the minute collection)."""
+    return (collector.NO_DATA[cadence], collector.UNREACHABLE)
+
+
+_ITEM = re.compile(r"\(/T/([^,)]+)")
+
+
+def trigger_cadences(trigger):
+    """The cadences of the items a trigger reads ({EVERY_RUN} for the collector's own)."""
+    return {_item_cadence(k) for k in _ITEM.findall(trigger.expression + trigger.recovery)}
+
+
+def _item_cadence(item):
+    """The cadence behind a template item key: a metric, a discovered item, a master."""
+    masters = {k: c for c, k in MASTER_KEYS.items()}
+    if item in masters:
+        return masters[item]
+    if item in _CADENCE:
+        return _CADENCE[item]
+    base, _, rest = item.partition("[")
+    if base in _CADENCE and _CADENCE[base] == EVERY_RUN:
+        return rest.rstrip("]") or MINUTE                      # sepa.collector.status[hour]
+    for d in discoveries():
+        if item.startswith(d.item_prefix + ".") and item.endswith(f"[{d.macros[0]}]"):
+            return _CADENCE[d.name]
+    raise KeyError(f"no metric, discovered item or master item {item!r}")
+
+
+def _cadences():
+    out = {UNSUPPORTED.key: EVERY_RUN}
+    for _, s in sections():
+        for key in s.keys:
+            out[key] = s.cadence
+    return out
+
+
+_CADENCE = _cadences()

@@ -143,7 +143,7 @@ def test_install_reinstall_agent_send_uninstall_purge(box, site):
     assert box.stat("/etc/zabbix-sepa/config.yaml") == "640 root zabbix"
     assert box.getent("passwd", "zabbix-sepa").endswith(":/usr/sbin/nologin")
     agent_file = os.path.join(agent.include, "zabbix_sepa.conf")
-    assert "UserParameter=sepa.collect[*],/usr/local/bin/zabbix-sepa collect --quiet --site '$1'" in open(agent_file).read()
+    assert "UserParameter=sepa.collect[*],/usr/local/bin/zabbix-sepa collect --quiet --cadence minute --site '$1'" in open(agent_file).read()
 
     rc, out, err = sh(box, "--agent-config", agent.conf)
     assert rc == 0 and "nothing changed" in out, out + err

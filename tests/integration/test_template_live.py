@@ -164,7 +164,8 @@ def test_7_0_template_updates_a_6_0_one_in_place(templates):
         assert t["vendor_name"] == "zabbix-sepa" and t["vendor_version"]
         timed = zabbix.api("item.get", {"templateids": [templates[variant]], "output": ["key_", "timeout"]})
         assert {i["key_"]: i["timeout"] for i in timed if i["timeout"]} == (
-            {spec["master_key"]: "{$SEPA.AGENT.TIMEOUT}"} if variant == "agent" else {})
+            {"sepa.collect[{$SEPA.SITE}]": "{$SEPA.AGENT.TIMEOUT}",
+             "sepa.collect.hour[{$SEPA.SITE}]": '{$SEPA.AGENT.TIMEOUT:"hour"}'} if variant == "agent" else {})
 
 
 def test_document_fills_items_discovery_and_opens_the_expected_problems(tmp_path, site, templates):

@@ -60,7 +60,10 @@ def history(h, expect, timeout=30):
 
 
 def send(cfg, now=None, *extra):
+    """`send` of the minute document (the spool's mechanics); the cadences have their own test."""
     args = ["send", "--config", cfg, *extra]
+    if "--cadence" not in extra:
+        args += ["--cadence", "minute"]
     if now:
         args += ["--now", now.strftime(CLOCK_FMT)]
     rc, out, err = run_cli(*args)
@@ -78,6 +81,27 @@ def test_send_delivers_the_document_with_its_clock(tmp_path, site, host):
     assert doc["site"] == site.host and doc["metrics"]["sepa.collector.status"] == 0
     assert not os.listdir(tmp_path / "spool" / site.host) or \
         os.listdir(tmp_path / "spool" / site.host) == [".lock"]
+
+
+def test_the_timer_s_send_delivers_the_hourly_document_once_an_hour(tmp_path, site, host):
+    """`send --all` as the timer runs it (cadence due): the minute document every run, the hourly
+    one at the first run and again once the hour has turned; each to its own trapper item."""
+    cfg = write_config(tmp_path / "c.yaml", site)
+    for minute in (58, 59, 60, 61):
+        proc = send(cfg, N.replace(minute=0) + dt.timedelta(minutes=minute), "--all", "--cadence", "due")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    minute_docs = [json.loads(v["value"]) for v in history(host, 4)]
+    deadline = time.monotonic() + 30
+    while len(host.history("sepa.collect.hour")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    hour_values = host.history("sepa.collect.hour")
+    hour_docs = [json.loads(v["value"]) for v in hour_values]
+    assert [d["cadence"] for d in minute_docs] == ["minute"] * 4
+    assert [d["cadence"] for d in hour_docs] == ["hour", "hour"]
+    assert [int(v["clock"]) for v in hour_values] == [minute_docs[0]["clock"], minute_docs[2]["clock"]]
+    assert "sepa.mandate.dormant" in hour_docs[0]["metrics"] and "sepa.batch.stuck" not in hour_docs[0]["metrics"]
+    assert "sepa.batch.stuck" in minute_docs[1]["metrics"] and "sepa.mandate.dormant" not in minute_docs[1]["metrics"]
+    assert "banks" in hour_docs[0]["discovery"] and "batches" in minute_docs[0]["discovery"]
 
 
 def test_server_down_three_runs_then_all_four_in_order_once(tmp_path, site, host):
@@ -263,8 +287,11 @@ def test_agent_returns_the_document(zbx, site):
     took = time.monotonic() - began
     doc = json.loads(out)
     assert doc["site"] == "agent-site" and doc["metrics"]["sepa.collector.status"] == 0
-    assert set(doc["discovery"]) == {"batches", "banks", "jobs"}
+    assert doc["cadence"] == "minute" and set(doc["discovery"]) == {"batches", "jobs"}
     assert took < 3
+    hourly = json.loads(zabbix.zabbix_get("sepa.collect.hour[agent-site]"))
+    assert hourly["cadence"] == "hour" and set(hourly["discovery"]) == {"banks"}
+    assert hourly["metrics"]["sepa.collector.status"] == 0 and "sepa.mandate.dormant" in hourly["metrics"]
 
 
 def test_agent_answers_within_its_timeout_when_the_database_hangs(zbx, site):

@@ -24,13 +24,15 @@ def test_userparameter_commands_parse_and_quote_the_site():
     lines = [line for line in userparameters("/opt/x/bin/zabbix-sepa", "/etc/z.yaml").splitlines()
              if line.startswith("UserParameter=")]
     commands = dict(line[len("UserParameter="):].split(",", 1) for line in lines)
-    assert set(commands) == {"sepa.collect[*]", "sepa.health[*]"}
+    assert set(commands) == {"sepa.collect[*]", "sepa.collect.hour[*]", "sepa.health[*]"}
     for key, command in commands.items():
         argv = shlex.split(command.replace("$1", "my site"))      # what the agent's sh -c does
         assert argv[0] == "/opt/x/bin/zabbix-sepa"
         args = build_parser().parse_args(argv[1:])
-        want = {"sepa.collect[*]": "collect", "sepa.health[*]": "health"}[key]
-        assert (args.command, args.config, args.site, args.quiet) == (want, "/etc/z.yaml", "my site", True)
+        want = {"sepa.collect[*]": ("collect", "minute"), "sepa.collect.hour[*]": ("collect", "hour"),
+                "sepa.health[*]": ("health", None)}[key]
+        assert (args.command, getattr(args, "cadence", None)) == want
+        assert (args.config, args.site, args.quiet) == ("/etc/z.yaml", "my site", True)
 
 
 def test_paths_with_spaces_and_quotes_stay_one_argument_and_dollar_is_refused(capsys):

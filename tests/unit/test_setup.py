@@ -193,14 +193,20 @@ def test_the_api_module_depends_on_nothing_of_zabbix_sepa():
     assert not {m for m in imported if m and m.startswith("zabbix_sepa")}, imported
 
 
-def test_agent_hosts_on_7_0_get_a_check_timeout_that_fits_their_collect_timeout():
+def test_agent_hosts_on_7_0_get_check_timeouts_and_intervals_that_fit_their_config():
+    from zabbix_sepa.config import parse
     from zabbix_sepa.zabbix.provision import Provisioning, agent_timeout
     assert [agent_timeout(t) for t in (2.5, 8.0, 8.5, 30, 5000)] == ["10s", "10s", "11s", "32s", "600s"]
-
-    class Site:
-        name, thresholds, collect_timeout = "big-site", {}, 30.0
-    for version, want in (("7.0.9", "32s"), ("6.0.14", None)):
-        macros = Provisioning(FakeApi(version), None, None, agent=True).desired_macros(Site())
-        assert macros.get(template.AGENT_TIMEOUT_MACRO) == want and macros["{$SEPA.SITE}"] == "big-site"
-    trapper = Provisioning(FakeApi("7.0.9"), None, None, agent=False).desired_macros(Site())
-    assert template.AGENT_TIMEOUT_MACRO not in trapper
+    assert [agent_timeout(t, "hour") for t in (25, 28, 29.5)] == ["30s", "30s", "32s"]
+    site = parse({"collect_timeout": 30, "sites": [{
+        "name": "big-site", "database": {"name": "d", "user": "u"},
+        "cadences": {"minute": {"interval": 300}, "hour": {"interval": 7200, "collect_timeout": 120}}}]}).sites[0]
+    for version, timeouts in (("7.0.9", ("32s", "122s")), ("6.0.14", (None, None))):
+        macros = Provisioning(FakeApi(version), None, None, agent=True).desired_macros(site)
+        assert (macros.get(template.AGENT_TIMEOUT_MACROS["minute"]),
+                macros.get(template.AGENT_TIMEOUT_MACROS["hour"])) == timeouts
+        assert macros["{$SEPA.SITE}"] == "big-site"
+        assert (macros[template.INTERVAL_MACROS["minute"]], macros[template.INTERVAL_MACROS["hour"]]) == ("5m", "2h")
+    trapper = Provisioning(FakeApi("7.0.9"), None, None, agent=False).desired_macros(site)
+    assert not set(template.AGENT_TIMEOUT_MACROS.values()) & set(trapper)
+    assert trapper["{$SEPA.BATCH.FAILED.MAX}"] == "0"

@@ -63,14 +63,16 @@ def config(tmp_path, sites=("alpha",), **top):
 def fake_collect(clocks):
     clocks = iter(clocks)
 
-    def collect(site, now):
+    def collect(site, now, cadence="all"):
         c = next(clocks)
-        return {"version": 1, "site": site.name, "clock": c, "metrics": {"n": c}, "discovery": {},
-                "unsupported": {}}
+        return {"version": 1, "site": site.name, "clock": c, "cadence": cadence, "metrics": {"n": c},
+                "discovery": {}, "unsupported": {}}
     return collect
 
 
 def run(cfg, sender, clock, **kw):
+    """One `send` of the minute document (the hourly one is the subject of its own tests)."""
+    kw.setdefault("cadence", "minute")
     return push.send(cfg, cfg.sites, collect=fake_collect([clock]), sender=sender, **kw)
 
 
@@ -237,9 +239,9 @@ def test_spool_only_delivers_without_collecting(tmp_path):
 def test_oversized_document_is_flagged(tmp_path, caplog):
     cfg = config(tmp_path)
 
-    def collect(site, now):
+    def collect(site, now, cadence="all"):
         return {"clock": CLOCK, "discovery": {"batches": [{"{#BATCH}": "B" * 100}] * 700}}
-    push.send(cfg, cfg.sites, collect=collect, sender=FakeSender())
+    push.send(cfg, cfg.sites, collect=collect, sender=FakeSender(), cadence="minute")
     assert "keeps at most 65535" in caplog.text and "discovery.max_batches" in caplog.text
 
 
@@ -317,10 +319,10 @@ def test_bounds_do_not_drop_a_value_the_server_takes(tmp_path, bound):
     clock = CLOCK - 5 * 3600 if bound == "age" else CLOCK
     size = 8000 if bound == "bytes" else 10
 
-    def collect(site, now):
+    def collect(site, now, cadence="all"):
         return {"clock": clock, "metrics": {"padding": "x" * size}}
     sender = FakeSender()
-    (out,) = push.send(cfg, cfg.sites, collect=collect, sender=sender)
+    (out,) = push.send(cfg, cfg.sites, collect=collect, sender=sender, cadence="minute")
     assert (out.sent, out.dropped, out.waiting) == (1, 0, 0) and [v[3] for v in sender.delivered] == [clock]
     assert push.exit_status([out]) == 0
 
@@ -408,7 +410,7 @@ def test_spool_directory_made_by_root_is_reported_not_a_traceback(shared, zabbix
     if made_by_root == "host directory":
         shared.give(spool, 0o750)
     HostSpool(spool, "alpha").put("sepa.collect", "{}", CLOCK - 60)     # an earlier value, root's
-    proc = unprivileged.cli("send", "--config", cfg)
+    proc = unprivileged.cli("send", "--cadence", "minute", "--config", cfg)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"chown -R nobody: {spool}" in proc.stderr
@@ -426,7 +428,7 @@ def test_lock_made_by_root_is_reported_and_the_value_kept(shared, zabbix_fake):
     os.close(os.open(lock, os.O_CREAT | os.O_RDWR, 0o640))
     for d in (spool, os.path.join(spool, "alpha")):
         shared.give(d, 0o750)
-    proc = unprivileged.cli("send", "--config", cfg)
+    proc = unprivileged.cli("send", "--cadence", "minute", "--config", cfg)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert lock in proc.stderr and f"chown -R nobody: {spool}" in proc.stderr

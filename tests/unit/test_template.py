@@ -11,8 +11,8 @@ import yaml
 
 from zabbix_sepa import __version__, cli, registry
 from zabbix_sepa.config import DEFAULT_THRESHOLDS
-from zabbix_sepa.zabbix.template import (AGENT_TIMEOUT_MACRO, DEFAULT_VERSION, DEFAULTS_70, VARIANTS, VERSIONS,
-                                         build_id, export, render)
+from zabbix_sepa.zabbix.template import (AGENT_TIMEOUT_MACRO, AGENT_TIMEOUT_MACROS, DEFAULT_VERSION, DEFAULTS_70,
+                                         INTERVAL_MACROS, VARIANTS, VERSIONS, build_id, export, render)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UUID4 = re.compile(r"[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}")
@@ -84,23 +84,37 @@ def trigger_prototypes_of(variant, version=DEFAULT_VERSION):
 
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_every_metric_is_a_dependent_item_of_the_master(variant, version):
+def test_every_metric_is_a_dependent_item_of_its_cadence_s_master(variant, version):
     t = template_of(variant, version)
-    master = VARIANTS[variant]["master_key"]
+    site = "[{$SEPA.SITE}]" if variant == "agent" else ""
+    masters = {c: registry.master_key(c) + site for c in registry.CADENCES}
+    assert masters == ({"minute": "sepa.collect[{$SEPA.SITE}]", "hour": "sepa.collect.hour[{$SEPA.SITE}]"}
+                       if variant == "agent" else {"minute": "sepa.collect", "hour": "sepa.collect.hour"})
     items = {i["key"]: i for i in t["items"]}
-    assert items[master]["value_type"] == "TEXT" and items[master]["history"] == "1d"
-    for m in registry.metrics():
-        item = items[m.key]
-        assert item["type"] == "DEPENDENT" and item["master_item"] == {"key": master}
-        assert item["preprocessing"][0]["parameters"] == [f"$.metrics['{m.key}']"]
-        assert item["history"] == "7d"       # 7.0 leaves out the default trends 365d
-        assert item.get("trends", "365d") == ("0" if m.value_type == "str" else "365d")
-        assert item.get("units", "") == m.unit and item["description"] == m.description
-        assert item["tags"][0]["tag"] == "component"
+    for cadence, master in masters.items():
+        assert items[master]["value_type"] == "TEXT" and items[master]["history"] == "1d"
+        if variant == "agent":
+            assert items[master]["delay"] == INTERVAL_MACROS[cadence]
+        for m in registry.metrics(cadence):
+            item = items[registry.item_key(m.key, cadence)]
+            assert item["type"] == "DEPENDENT" and item["master_item"] == {"key": master}
+            assert item["preprocessing"][0]["parameters"] == [f"$.metrics['{m.key}']"]
+            assert item["history"] == "7d"       # 7.0 leaves out the default trends 365d
+            assert item.get("trends", "365d") == ("0" if m.value_type == "str" else "365d")
+            assert item.get("units", "") == m.unit and item["description"] == m.description
+            assert item["tags"][0]["tag"] == "component"
+        unsupported = items[registry.item_key("sepa.collector.unsupported", cadence)]
+        assert unsupported["master_item"] == {"key": master}
+        assert unsupported["preprocessing"][0]["parameters"] == ["$.unsupported"]
+    # the collector's own metrics once per cadence; every other metric once
+    per_cadence = {m.key for m in registry.metrics(registry.HOUR)} & {m.key for m in registry.metrics(registry.MINUTE)}
+    assert per_cadence == {m.key for m in registry.metrics() if m.key.startswith("sepa.collector.")}
+    assert "sepa.collector.status[hour]" in items and "sepa.mandate.dormant[hour]" not in items
     rules = {r["key"]: r for r in t["discovery_rules"]}
     assert set(rules) == {f"sepa.{d.name}.discovery" for d in registry.discoveries()}
     for d in registry.discoveries():
         rule = rules[f"sepa.{d.name}.discovery"]
+        master = masters[registry.cadence_of(d.name)]
         assert rule["type"] == "DEPENDENT" and rule["master_item"] == {"key": master}
         assert sorted(p["lld_macro"] for p in rule["lld_macro_paths"]) == sorted(d.macros)
         assert sorted(p["key"] for p in rule["item_prototypes"]) == sorted(d.item_key(v) for v in d.values)
@@ -122,19 +136,27 @@ def test_triggers_cover_the_alert_rules(version):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_business_triggers_depend_on_the_collector_and_state_their_threshold(version):
-    roots = {"SEPA: no data from the collector", "SEPA: collector cannot reach the database"}
+    unreachable = "SEPA: collector cannot reach the database"
+    roots = {"minute": {"SEPA: no data from the collector", unreachable},
+             "hour": {"SEPA: no hourly data from the collector", unreachable}}
+    hourly = {m.key for m in registry.metrics(registry.HOUR)} - {m.key for m in registry.metrics(registry.MINUTE)}
+    hourly |= {"sepa.bank."}                      # the banks' prototypes come with the hourly IBAN section
     protos = trigger_prototypes_of("trapper", version)
     assert len(protos) == sum(len(d.triggers) for d in registry.discoveries())
+    seen = set()
     for t in triggers_of("trapper", version) + protos:
-        if t["name"].startswith("SEPA: coll") or t["name"] == "SEPA: no data from the collector":
+        if t["name"].startswith(("SEPA: coll", "SEPA: hourly coll")) or " data from the collector" in t["name"]:
             continue
-        assert {d["name"] for d in t["dependencies"]} == roots, t["name"]
+        cadence = "hour" if any(f"/{k}" in t["expression"] for k in hourly) else "minute"
+        seen.add(cadence)
+        assert {d["name"] for d in t["dependencies"]} == roots[cadence], t["name"]
         assert t["description"] and t["event_name"]
         macros = re.findall(r"\{\$[A-Z._]+(?::\"[^\"]*\")?\}", t["expression"])
         assert macros, t["name"]
         for m in macros:     # the event name states the threshold; the value goes to operational data
             assert m in t["event_name"], t["name"]
         assert "{ITEM.LASTVALUE" not in t["event_name"], t["name"]
+    assert seen == {"minute", "hour"}
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -150,7 +172,7 @@ def test_macros_defaults_come_from_the_config_and_all_are_used():
     macros = {m["macro"]: m for m in t["macros"]}
     for m in registry.macros():
         assert macros[m.name]["value"] == m.value(DEFAULT_THRESHOLDS)
-        assert m.threshold in DEFAULT_THRESHOLDS and macros[m.name]["description"]
+        assert m.threshold.key in DEFAULT_THRESHOLDS and macros[m.name]["description"]
     exprs = yaml.safe_dump([triggers_of("trapper"), trigger_prototypes_of("trapper")])
     for m in registry.macros():
         assert m.name.split(":")[0].rstrip("}") in exprs, f"{m.name} is never used in an expression"
@@ -220,24 +242,26 @@ def test_7_0_format(variant):
         assert rule.get("lifetime", "7d") == lifetimes[rule["key"]]
 
 
-def test_7_0_agent_master_item_has_a_timeout_macro_and_nothing_else_has_one():
+def test_7_0_agent_master_items_have_a_timeout_macro_and_nothing_else_has_one():
     for variant in VARIANTS:
         export_ = render(variant, "7.0")["zabbix_export"]
         timed = [i for i in export_["templates"][0]["items"] if "timeout" in i]
         everywhere = list(walk(export_, "timeout"))
         macros = {m["macro"]: m for m in export_["templates"][0]["macros"]}
         if variant == "trapper":      # trapper and dependent items take no timeout
-            assert timed == [] and everywhere == [] and AGENT_TIMEOUT_MACRO not in macros
+            assert timed == [] and everywhere == [] and not set(AGENT_TIMEOUT_MACROS.values()) & set(macros)
             continue
-        (master,) = timed
-        assert master["key"] == VARIANTS["agent"]["master_key"]
-        assert master.get("type", "ZABBIX_PASSIVE") == "ZABBIX_PASSIVE"      # 7.0 leaves the default out
-        assert master["timeout"] == AGENT_TIMEOUT_MACRO and everywhere == [AGENT_TIMEOUT_MACRO]
-        macro = macros[AGENT_TIMEOUT_MACRO]
-        assert re.fullmatch(r"\d+[smh]?", macro["value"]) and "collect_timeout" in macro["description"]
-        seconds = int(macro["value"].rstrip("smh")) * {"s": 1, "m": 60, "h": 3600}.get(macro["value"][-1], 1)
-        assert 3 < seconds <= 600                     # above 6.0's agent default, within 7.0's 1s..10m
-        assert AGENT_TIMEOUT_MACRO in export_["templates"][0]["description"]
+        assert {i["key"]: i["timeout"] for i in timed} == {
+            "sepa.collect[{$SEPA.SITE}]": AGENT_TIMEOUT_MACRO, "sepa.collect.hour[{$SEPA.SITE}]": AGENT_TIMEOUT_MACROS["hour"]}
+        assert sorted(everywhere) == sorted(AGENT_TIMEOUT_MACROS.values())
+        assert all(i.get("type", "ZABBIX_PASSIVE") == "ZABBIX_PASSIVE" for i in timed)   # 7.0 leaves the default out
+        for cadence, name in AGENT_TIMEOUT_MACROS.items():
+            macro = macros[name]
+            assert re.fullmatch(r"\d+[smh]?", macro["value"]) and "collect_timeout" in macro["description"]
+            seconds = int(macro["value"].rstrip("smh")) * {"s": 1, "m": 60, "h": 3600}.get(macro["value"][-1], 1)
+            budget = {"minute": 2.5, "hour": 25}[cadence]   # the config's default budgets
+            assert budget < seconds <= 600                  # room for the collection, within 7.0's 1s..10m
+            assert name in export_["templates"][0]["description"]
 
 
 def widgets_of(version):

@@ -1,5 +1,5 @@
 """SEPA Audit Log (optional table)."""
-from zabbix_sepa.registry import FLOAT, INT, WARNING, Group, Macro, Metric, Section, above
+from zabbix_sepa.groups.base import FLOAT, INT, WARNING, Group, Macro, Metric, Section, Threshold, above
 
 AUDIT = "tabSEPA Audit Log"
 
@@ -34,7 +34,7 @@ GROUP = Group(
         )),
     ),
     macros=(
-        Macro("{$SEPA.AUDIT.EXCEPTIONS.MAX}", "audit_exceptions_max",
+        Macro("{$SEPA.AUDIT.EXCEPTIONS.MAX}", Threshold("audit_exceptions_max", 0, 0, 1e9),
               "SEPA audit events with an exception status in 7 days above which a problem is raised."),
     ),
     triggers=(

@@ -1,6 +1,6 @@
 """Direct debit batches and their entries."""
-from zabbix_sepa.registry import (AVERAGE, FLOAT, HIGH, INFO, INT, WARNING, Discovery, Group, Macro, Metric,
-                                  Section, Trigger, above, below)
+from zabbix_sepa.groups.base import (AVERAGE, FLOAT, HIGH, INFO, INT, WARNING, Discovery, Group, Macro, Metric,
+                                     Section, Threshold, Trigger, above, below)
 
 BATCH = "tabDirect Debit Batch"
 ENTRY = "tabDirect Debit Batch Invoice"
@@ -10,6 +10,10 @@ FAILED = ("Failed", "Partially Failed", "Rolled Back")
 FINISHED = ("Processed", "Partially Processed") + FAILED
 STATUSES = {"draft": "Draft", "generated": "Generated", "submitted": "Submitted",
             "processed": "Processed", "failed": "Failed", "rolled_back": "Rolled Back"}
+
+# Hours after which a pending batch is stuck: Draft/Generated, and Submitted (not yet processed)
+STUCK_HOURS = Threshold("batch_stuck_hours", 2, 0.01, 8760)
+UNPROCESSED_HOURS = Threshold("batch_unprocessed_hours", 72, 0.01, 8760)
 
 # Batches that count at all: not cancelled, and existing at N.
 LIVE = "b.docstatus <> 2 AND b.creation <= %(now)s"
@@ -47,8 +51,8 @@ def percent(part, whole, empty):
 def summary(ctx):
     row = ctx.db.one(SUMMARY_SQL, ctx.params(
         pending=PENDING, failed=FAILED, finished=FINISHED,
-        stuck_before=ctx.hours_ago(ctx.thresholds["batch_stuck_hours"]),
-        unprocessed_before=ctx.hours_ago(ctx.thresholds["batch_unprocessed_hours"]),
+        stuck_before=ctx.hours_ago(ctx.thresholds[STUCK_HOURS.key]),
+        unprocessed_before=ctx.hours_ago(ctx.thresholds[UNPROCESSED_HOURS.key]),
         **{f"st_{k}": v for k, v in STATUSES.items()}))
     total, created_24h, *rest = row
     per_status, rest = rest[:len(STATUSES)], rest[len(STATUSES):]
@@ -173,21 +177,21 @@ GROUP = Group(
                       )),)),
     ),
     macros=(
-        Macro("{$SEPA.BATCH.FAILED.MAX}", "batch_failed_max",
+        Macro("{$SEPA.BATCH.FAILED.MAX}", Threshold("batch_failed_max", 0, 0, 1e6),
               "Failed (or rolled back) batches in 24 hours above which a problem is raised."),
-        Macro("{$SEPA.BATCH.STUCK.MAX}", "batch_stuck_max",
+        Macro("{$SEPA.BATCH.STUCK.MAX}", Threshold("batch_stuck_max", 0, 0, 1e6),
               "Stuck batches (see sepa.batch.stuck) above which a problem is raised."),
-        Macro("{$SEPA.BATCH.SUCCESS.MIN}", "batch_success_min",
+        Macro("{$SEPA.BATCH.SUCCESS.MIN}", Threshold("batch_success_min", 95, 0, 100),
               "Minimum batch success rate over 30 days, in %."),
-        Macro("{$SEPA.ENTRY.FAILURE.MAX}", "entry_failure_rate_max",
+        Macro("{$SEPA.ENTRY.FAILURE.MAX}", Threshold("entry_failure_rate_max", 5, 0, 100),
               "Maximum failure rate of batch entries over 7 days, in %."),
-        Macro("{$SEPA.BATCH.ENTRIES.FAILED.MAX}", "batch_entries_failed_max",
+        Macro("{$SEPA.BATCH.ENTRIES.FAILED.MAX}", Threshold("batch_entries_failed_max", 0, 0, 1e6),
               "Failed entries in one discovered batch above which a problem is raised."),
-        Macro("{$SEPA.BATCH.PENDING.AGE.MAX}", "batch_unprocessed_hours",
+        Macro("{$SEPA.BATCH.PENDING.AGE.MAX}", UNPROCESSED_HOURS,
               "How long a discovered batch may stay Submitted (default for any status).", "h"),
-        Macro('{$SEPA.BATCH.PENDING.AGE.MAX:"Draft"}', "batch_stuck_hours",
+        Macro('{$SEPA.BATCH.PENDING.AGE.MAX:"Draft"}', STUCK_HOURS,
               "How long a discovered batch may stay Draft.", "h"),
-        Macro('{$SEPA.BATCH.PENDING.AGE.MAX:"Generated"}', "batch_stuck_hours",
+        Macro('{$SEPA.BATCH.PENDING.AGE.MAX:"Generated"}', STUCK_HOURS,
               "How long a discovered batch may stay Generated.", "h"),
     ),
     triggers=(

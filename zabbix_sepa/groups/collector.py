@@ -1,5 +1,11 @@
-"""The collector's view of itself: how long, how many statements, how much memory, how it went."""
-from zabbix_sepa.registry import FLOAT, HIGH, INT, STR, WARNING, Group, Macro, Metric, Section, Trigger
+"""The collector's view of itself: how long, how many statements, how much memory, how it went.
+
+Its metrics are in every document, whatever the cadence: the template has them once per
+cadence (sepa.collector.status for the minute, sepa.collector.status[hour] for the hour).
+The triggers here are the roots the business triggers depend on: no data at a cadence,
+and the database unreachable."""
+from zabbix_sepa.groups.base import (EVERY_RUN, FLOAT, HIGH, HOUR, INT, MINUTE, STR, TEXT, WARNING, Group, Macro,
+                                     Metric, Section, Threshold, Trigger)
 
 # Value map for sepa.collector.status (the template issue renders it).
 STATUS_NAMES = {0: "all groups collected", 1: "some group failed", 2: "database unreachable"}
@@ -9,11 +15,77 @@ def collect(ctx):
     return ctx.self_metrics()
 
 
+# Not a metric of the document: the template item reading its `unsupported` map.
+UNSUPPORTED = Metric("sepa.collector.unsupported", "Collector unsupported", TEXT,
+                     description="What the last collection could not collect, and why: "
+                                 "{\"metric key\": \"reason\"}; {} when everything was collected.")
+
+NODATA = {MINUTE: Macro("{$SEPA.NODATA.TIME}", Threshold("nodata_minutes", 10, 0.5, 10080),
+                        "Time without a minute document (sepa.collect) after which the collector is "
+                        "considered silent.", "m"),
+          HOUR: Macro('{$SEPA.NODATA.TIME:"hour"}', Threshold("nodata_hour_minutes", 150, 5, 10080),
+                      "Time without an hourly document (sepa.collect.hour) after which the hourly "
+                      "collection is considered silent.", "m")}
+DURATION = {MINUTE: Macro("{$SEPA.COLLECTOR.DURATION.MAX}", Threshold("collector_duration_max", 2, 0.1, 3600),
+                          "Minute collection duration (s) above which a warning is raised: near "
+                          "collect_timeout, groups start to be cut off."),
+            HOUR: Macro('{$SEPA.COLLECTOR.DURATION.MAX:"hour"}',
+                        Threshold("collector_hour_duration_max", 20, 0.1, 3600),
+                        "Hourly collection duration (s) above which a warning is raised: near "
+                        "cadences.hour.collect_timeout, groups start to be cut off.")}
+
+NO_DATA = {
+    MINUTE: Trigger("SEPA: no data from the collector",
+                    "nodata(/T/sepa.collect,{$SEPA.NODATA.TIME})=1", HIGH,
+                    "No document arrived for the threshold time: the send timer or the agent stopped, the "
+                    "host cannot reach Zabbix, or values are rejected. Run `zabbix-sepa send` by hand on "
+                    "the collector host and read its output.",
+                    event_name="SEPA: no data from the collector for {$SEPA.NODATA.TIME}", independent=True),
+    HOUR: Trigger("SEPA: no hourly data from the collector",
+                  'nodata(/T/sepa.collect.hour,{$SEPA.NODATA.TIME:"hour"})=1', HIGH,
+                  "No hourly document arrived for the threshold time, while the minute one may still "
+                  "arrive: the hourly collection fails or is not sent (agent: the item's timeout; "
+                  "send: the timer). Run `zabbix-sepa send --cadence hour` by hand and read its output.",
+                  event_name='SEPA: no hourly data from the collector for {$SEPA.NODATA.TIME:"hour"}',
+                  independent=True),
+}
+UNREACHABLE = Trigger("SEPA: collector cannot reach the database",
+                      "last(/T/sepa.collector.status)=2", HIGH,
+                      "The collector could not reach the site's database (down, wrong credentials, or no "
+                      "answer within collect_timeout); no SEPA metric is current. The reason is in the "
+                      "document's unsupported map (item SEPA: collector unsupported).",
+                      event_name="SEPA: collector cannot reach the database", independent=True)
+
+
+def _partial(cadence):
+    key, what = ("sepa.collector.status", "") if cadence == MINUTE else \
+        (f"sepa.collector.status[{cadence}]", "hourly ")
+    unsupported = "SEPA: collector unsupported" + ("" if cadence == MINUTE else f" [{cadence}]")
+    return Trigger(f"SEPA: {what}collection partial",
+                   f"last(/T/{key})=1" if cadence == MINUTE else f"last(/T/{key})>=1", WARNING,
+                   f"Some metric group of the {cadence} collection could not be collected (a required "
+                   f"table is missing, a query failed or its collect_timeout was exceeded"
+                   f"{'' if cadence == MINUTE else ', or the database could not be reached'}). "
+                   f"The item {unsupported} says which and why.",
+                   event_name=f"SEPA: {what}collection partial (some groups failed)", independent=True)
+
+
+def _slow(cadence):
+    key, what, n = ("sepa.collector.duration", "", "three times") if cadence == MINUTE else \
+        (f"sepa.collector.duration[{cadence}]", "hourly ", "three hours in a row")
+    macro = DURATION[cadence].name
+    return Trigger(f"SEPA: {what}collection slow",
+                   f"min(/T/{key},#3)>{macro}", WARNING,
+                   f"Three {cadence} collections in a row took longer than the threshold; close to its "
+                   f"collect_timeout groups are cut off. See README, Sizing.",
+                   event_name=f"SEPA: {what}collection took more than {macro}s {n}", scope="performance")
+
+
 GROUP = Group(
     name="collector",
     title="Collector",
     sections=(
-        Section("self", collect, needs_db=False, metrics=(
+        Section("self", collect, needs_db=False, cadence=EVERY_RUN, metrics=(
             Metric("sepa.collector.duration", "Collection duration", FLOAT, "s",
                    description="Seconds the whole collection took."),
             Metric("sepa.collector.queries", "Collection SQL statements", INT,
@@ -28,37 +100,7 @@ GROUP = Group(
                    description="zabbix-sepa package version."),
         )),
     ),
-    macros=(
-        Macro("{$SEPA.NODATA.TIME}", "nodata_minutes",
-              "Time without a value of sepa.collect after which the collector is considered silent.", "m"),
-        Macro("{$SEPA.COLLECTOR.DURATION.MAX}", "collector_duration_max",
-              "Collection duration (s) above which a warning is raised: near collect_timeout, groups "
-              "start to be cut off."),
-    ),
-    triggers=(
-        Trigger("SEPA: no data from the collector",
-                "nodata(/T/sepa.collect,{$SEPA.NODATA.TIME})=1", HIGH,
-                "No document arrived for the threshold time: the send timer or the agent stopped, the "
-                "host cannot reach Zabbix, or values are rejected. Run `zabbix-sepa send` by hand on "
-                "the collector host and read its output.",
-                event_name="SEPA: no data from the collector for {$SEPA.NODATA.TIME}", independent=True),
-        Trigger("SEPA: collector cannot reach the database",
-                "last(/T/sepa.collector.status)=2", HIGH,
-                "The collector could not reach the site's database (down, wrong credentials, or no "
-                "answer within collect_timeout); no SEPA metric is current. The reason is in the "
-                "document's unsupported map (item SEPA: collector unsupported).",
-                event_name="SEPA: collector cannot reach the database", independent=True),
-        Trigger("SEPA: collection partial",
-                "last(/T/sepa.collector.status)=1", WARNING,
-                "Some metric group could not be collected (a required table is missing, a query "
-                "failed or collect_timeout was exceeded). The item SEPA: collector unsupported says "
-                "which and why.",
-                event_name="SEPA: collection partial (some groups failed)", independent=True),
-        Trigger("SEPA: collection slow",
-                "min(/T/sepa.collector.duration,#3)>{$SEPA.COLLECTOR.DURATION.MAX}", WARNING,
-                "Three collections in a row took longer than the threshold; close to collect_timeout "
-                "groups are cut off. See README, Sizing.",
-                event_name="SEPA: collection took more than {$SEPA.COLLECTOR.DURATION.MAX}s three times",
-                scope="performance"),
-    ),
+    macros=(NODATA[MINUTE], NODATA[HOUR], DURATION[MINUTE], DURATION[HOUR]),
+    triggers=(NO_DATA[MINUTE], NO_DATA[HOUR], UNREACHABLE, _partial(MINUTE), _partial(HOUR),
+              _slow(MINUTE), _slow(HOUR)),
 )

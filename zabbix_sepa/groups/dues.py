@@ -1,5 +1,5 @@
 """Membership dues schedules."""
-from zabbix_sepa.registry import AVERAGE, INT, Group, Macro, Metric, Section, above
+from zabbix_sepa.groups.base import AVERAGE, INT, Group, Macro, Metric, Section, Threshold, above
 
 SCHEDULE = "tabMembership Dues Schedule"
 
@@ -28,7 +28,7 @@ GROUP = Group(
         )),
     ),
     macros=(
-        Macro("{$SEPA.DUES.STUCK.MAX}", "dues_stuck_max",
+        Macro("{$SEPA.DUES.STUCK.MAX}", Threshold("dues_stuck_max", 0, 0, 1e6),
               "Auto-generating dues schedules past their next invoice date above which a problem is raised."),
     ),
     triggers=(

@@ -1,7 +1,8 @@
 """Frappe Error Log: volume, categories and SEPA-related errors."""
 import re
 
-from zabbix_sepa.registry import HIGH, INFO, INT, WARNING, Group, Macro, Metric, Section, Trigger, above
+from zabbix_sepa.groups.base import (HIGH, INFO, INT, WARNING, Group, Macro, Metric, Section, Threshold,
+                                     Trigger, above)
 
 ERROR_LOG = "tabError Log"
 
@@ -99,11 +100,11 @@ GROUP = Group(
         )),
     ),
     macros=(
-        Macro("{$SEPA.ERROR.RATE.MAX}", "error_rate_per_hour",
+        Macro("{$SEPA.ERROR.RATE.MAX}", Threshold("error_rate_per_hour", 50, 0, 1e9),
               "Error Log rows per hour above which a problem is raised (seed: 50/hour is critical)."),
-        Macro("{$SEPA.ERROR.DAY.MAX}", "errors_per_day_max",
+        Macro("{$SEPA.ERROR.DAY.MAX}", Threshold("errors_per_day_max", 500, 0, 1e9),
               "Error Log rows per 24 hours that the forecast trigger warns about."),
-        Macro("{$SEPA.ERROR.SEPA.MAX}", "sepa_errors_max",
+        Macro("{$SEPA.ERROR.SEPA.MAX}", Threshold("sepa_errors_max", 0, 0, 1e9),
               "SEPA-related Error Log rows in 24 hours above which a problem is raised."),
     ),
     triggers=(

@@ -1,6 +1,6 @@
 """Sales invoices, collection rate and payment retries."""
-from zabbix_sepa.registry import (AVERAGE, FLOAT, INFO, INT, WARNING, Group, Macro, Metric, Section, Trigger,
-                                  above, below)
+from zabbix_sepa.groups.base import (HOUR, AVERAGE, FLOAT, INFO, INT, WARNING, Group, Macro, Metric, Section,
+                                     Threshold, Trigger, above, below)
 
 INVOICE = "tabSales Invoice"
 BATCH = "tabDirect Debit Batch"
@@ -65,7 +65,7 @@ GROUP = Group(
     name="finance",
     title="Invoices and collection",
     sections=(
-        Section("invoices", invoices, tables=(INVOICE, BATCH, ENTRY), metrics=(
+        Section("invoices", invoices, cadence=HOUR, tables=(INVOICE, BATCH, ENTRY), metrics=(
             Metric("sepa.invoice.outstanding.amount", "Outstanding amount", FLOAT, "EUR",
                    description="Sum of outstanding_amount of submitted Sales Invoices."),
             Metric("sepa.invoice.overdue.count", "Overdue invoices", INT,
@@ -88,13 +88,13 @@ GROUP = Group(
         )),
     ),
     macros=(
-        Macro("{$SEPA.OVERDUE.AMOUNT.MAX}", "overdue_amount_max",
+        Macro("{$SEPA.OVERDUE.AMOUNT.MAX}", Threshold("overdue_amount_max", 5000, 0, 1e12),
               "Overdue outstanding amount (EUR) above which a problem is raised, now or forecast."),
-        Macro("{$SEPA.COLLECTION.RATE.MIN}", "collection_rate_min",
+        Macro("{$SEPA.COLLECTION.RATE.MIN}", Threshold("collection_rate_min", 90, 0, 100),
               "Minimum paid share of the invoices in batches of the last 30 days, in %."),
-        Macro("{$SEPA.RETRY.ESCALATED.MAX}", "retry_escalated_max",
+        Macro("{$SEPA.RETRY.ESCALATED.MAX}", Threshold("retry_escalated_max", 0, 0, 1e6),
               "Escalated payment retries above which a problem is raised."),
-        Macro("{$SEPA.INVOICE.SILENCE.MAX}", "invoice_silence_days",
+        Macro("{$SEPA.INVOICE.SILENCE.MAX}", Threshold("invoice_silence_days", 35, 1, 3650),
               "Time without any new submitted invoice after which invoicing is considered stopped.", "d"),
     ),
     triggers=(

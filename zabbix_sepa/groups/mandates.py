@@ -2,8 +2,8 @@
 from collections import Counter
 
 from zabbix_sepa import iban
-from zabbix_sepa.registry import (AVERAGE, INT, WARNING, Discovery, Group, Macro, Metric, Section, Trigger,
-                                  above)
+from zabbix_sepa.groups.base import (AVERAGE, HOUR, INT, WARNING, Discovery, Group, Macro, Metric, Section,
+                                     Threshold, Trigger, above)
 
 MANDATE = "tabSEPA Mandate"
 USAGE = "tabSEPA Mandate Usage"
@@ -92,7 +92,7 @@ GROUP = Group(
     name="mandates",
     title="SEPA mandates",
     sections=(
-        Section("summary", summary, tables=(MANDATE, USAGE), metrics=(
+        Section("summary", summary, cadence=HOUR, tables=(MANDATE, USAGE), metrics=(
             Metric("sepa.mandate.total", "Mandates", INT, description="SEPA mandates."),
             *_status_metrics(),
             Metric("sepa.mandate.expiring_30d", "Mandates expiring in 30d", INT,
@@ -106,7 +106,8 @@ GROUP = Group(
             Metric("sepa.mandate.cancelled_30d", "Mandates cancelled in 30d", INT,
                    description="Mandates with cancelled_date within the last 30 days."),
         )),
-        Section("iban", ibans_and_banks, max_statements=2, tables=(MANDATE, BATCH, ENTRY), metrics=(
+        Section("iban", ibans_and_banks, cadence=HOUR, max_statements=2, tables=(MANDATE, BATCH, ENTRY),
+                metrics=(
             Metric("sepa.mandate.iban_invalid", "Active mandates with an invalid IBAN", INT,
                    description="Active mandates whose IBAN fails the format or ISO 13616 mod-97 check."),
         ), discovery=(
@@ -131,15 +132,15 @@ GROUP = Group(
         )),
     ),
     macros=(
-        Macro("{$SEPA.MANDATE.EXPIRING.MAX}", "mandate_expiring_max",
+        Macro("{$SEPA.MANDATE.EXPIRING.MAX}", Threshold("mandate_expiring_max", 10, 0, 1e6),
               "Active mandates expiring within 30 days above which a problem is raised."),
-        Macro("{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}", "mandate_expired_active_max",
+        Macro("{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}", Threshold("mandate_expired_active_max", 0, 0, 1e6),
               "Active mandates past their expiry date above which a problem is raised."),
-        Macro("{$SEPA.MANDATE.DORMANT.MAX}", "mandate_dormant_max",
+        Macro("{$SEPA.MANDATE.DORMANT.MAX}", Threshold("mandate_dormant_max", 0, 0, 1e6),
               "Active mandates unused for 36 months above which a problem is raised."),
-        Macro("{$SEPA.MANDATE.IBAN_INVALID.MAX}", "mandate_iban_invalid_max",
+        Macro("{$SEPA.MANDATE.IBAN_INVALID.MAX}", Threshold("mandate_iban_invalid_max", 0, 0, 1e6),
               "Active mandates with an invalid IBAN above which a problem is raised."),
-        Macro("{$SEPA.BANK.FAILED.MAX}", "bank_failed_entries_max",
+        Macro("{$SEPA.BANK.FAILED.MAX}", Threshold("bank_failed_entries_max", 5, 0, 1e6),
               "Failed entries at one bank in 30 days above which a problem is raised; "
               'per bank with context, e.g. {$SEPA.BANK.FAILED.MAX:"NL:INGB"}.'),
     ),

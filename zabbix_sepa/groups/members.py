@@ -1,5 +1,5 @@
 """Members and volunteers."""
-from zabbix_sepa.registry import INT, WARNING, Group, Macro, Metric, Section, above
+from zabbix_sepa.groups.base import HOUR, INT, WARNING, Group, Macro, Metric, Section, Threshold, above
 
 MEMBER = "tabMember"
 MANDATE = "tabSEPA Mandate"
@@ -33,7 +33,7 @@ GROUP = Group(
     name="members",
     title="Members",
     sections=(
-        Section("summary", collect, tables=(MEMBER, MANDATE, VOLUNTEER), metrics=(
+        Section("summary", collect, cadence=HOUR, tables=(MEMBER, MANDATE, VOLUNTEER), metrics=(
             Metric("sepa.member.active", "Active members", INT, description="Members with status Active."),
             Metric("sepa.member.new_30d", "New members in 30d", INT,
                    description="Members created within the last 30 days."),
@@ -45,7 +45,7 @@ GROUP = Group(
         )),
     ),
     macros=(
-        Macro("{$SEPA.MEMBER.NO_MANDATE.MAX}", "member_without_mandate_max",
+        Macro("{$SEPA.MEMBER.NO_MANDATE.MAX}", Threshold("member_without_mandate_max", 0, 0, 1e6),
               "Active SEPA-paying members without an active mandate above which a problem is raised."),
     ),
     triggers=(

@@ -1,6 +1,6 @@
 """Frappe scheduler: failures, liveness, and the SEPA jobs one by one."""
-from zabbix_sepa.registry import (FLOAT, HIGH, INT, WARNING, Discovery, Group, Macro, Metric, Section,
-                                  Trigger, above)
+from zabbix_sepa.groups.base import (FLOAT, HIGH, INT, WARNING, Discovery, Group, Macro, Metric, Section,
+                                     Threshold, Trigger, above)
 
 JOB_TYPE = "tabScheduled Job Type"
 JOB_LOG = "tabScheduled Job Log"
@@ -92,11 +92,11 @@ GROUP = Group(
         )),
     ),
     macros=(
-        Macro("{$SEPA.SCHEDULER.FAILED.MAX}", "scheduler_failed_max",
+        Macro("{$SEPA.SCHEDULER.FAILED.MAX}", Threshold("scheduler_failed_max", 0, 0, 1e9),
               "Failed scheduled jobs in 24 hours above which a problem is raised."),
-        Macro("{$SEPA.SCHEDULER.INACTIVE.MAX}", "scheduler_inactive_minutes",
+        Macro("{$SEPA.SCHEDULER.INACTIVE.MAX}", Threshold("scheduler_inactive_minutes", 60, 1, 525600),
               "Time without any scheduled job log after which the scheduler is considered dead.", "m"),
-        Macro("{$SEPA.JOB.SUCCESS.AGE.MAX}", "job_success_age_hours",
+        Macro("{$SEPA.JOB.SUCCESS.AGE.MAX}", Threshold("job_success_age_hours", 48, 0.01, 8760),
               'Time a SEPA job may go without a success; per job with context, e.g. '
               '{$SEPA.JOB.SUCCESS.AGE.MAX:"verenigingen.sepa.process_batches"}.', "h"),
     ),

@@ -1,5 +1,5 @@
 """The site's database server, as seen by the collector's own session."""
-from zabbix_sepa.registry import INT, Group, Metric, Section
+from zabbix_sepa.groups.base import INT, Group, Metric, Section
 
 
 def collect(ctx):

@@ -1,5 +1,12 @@
 """`zabbix-sepa send`: collect, spool, deliver the spool oldest first.
 
+Each cadence's document is the value of its master item (registry.master_key):
+`sepa.collect` for the minute, `sepa.collect.hour` for the hour. By default
+(`--cadence due`) a run sends the minute document, and the hourly one too when
+the hour has turned since the last one was spooled (`cadences.hour.interval`,
+counted from midnight UTC): then one collection of everything is split into
+the two documents.
+
 The new document is spooled before anything is sent, so that one code path
 delivers everything in clock order with its original clock, and a value is
 never only in memory while the network is being tried. The spool's bounds
@@ -19,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 
+from zabbix_sepa import registry
 from zabbix_sepa.config import ConfigError
 from zabbix_sepa.transport import spool as spool_mod
 from zabbix_sepa.transport.sender import DeliveryError, PskError, Sender, acknowledged, read_psk
@@ -26,7 +34,7 @@ from zabbix_sepa.transport.spool import HostSpool, SpoolError, new_ns
 
 log = logging.getLogger(__name__)
 
-KEY = "sepa.collect"
+DUE = "due"
 PER_CONNECTION = 250        # zabbix_sender's convention
 LOCK_WAIT = 5.0
 TEXT_LIMIT = 65535          # ZBX_HISTORY_TEXT_VALUE_LEN on MySQL/MariaDB
@@ -79,32 +87,41 @@ def exit_status(outcomes):
     return 0
 
 
-def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spool_only=False):
-    """Collect each site, spool its document, deliver the spools. Returns [Outcome].
+def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spool_only=False, cadence=DUE):
+    """Collect each site, spool its documents, deliver the spools. Returns [Outcome].
 
-    spool_only: deliver what is spooled without collecting (after an outage)."""
+    cadence: minute, hour, all (both documents from one collection) or due (the minute one,
+    and the hourly one when it is due); spool_only: deliver what is spooled without
+    collecting (after an outage)."""
     if collect is None and not spool_only:
         from zabbix_sepa.collect import collect
     sender = sender or make_sender(cfg)
     outcomes = {}
-    fresh = {}              # host -> path of this run's spooled value
-    direct = {}             # host -> value that could not be spooled
+    fresh = {}              # host -> paths of this run's spooled values
+    direct = {}             # host -> [(key, value, clock)] that could not be spooled
     for site in sites:
         out = outcomes[site.name] = Outcome(site.name)
         if spool_only:
             continue
-        doc = collect(site, now)
-        value = json.dumps(doc, separators=(",", ":"))
-        if len(value.encode("utf-8")) > TEXT_LIMIT:
-            log.warning("%s: the document is %d bytes; a Zabbix text item keeps at most %d (MySQL "
-                        "history_text), so its end would be cut off: lower discovery.max_batches",
-                        site.name, len(value.encode("utf-8")), TEXT_LIMIT)
-        try:
-            fresh[site.name] = HostSpool(cfg.spool_dir, site.name).put(KEY, value, doc["clock"]).path
-        except SpoolError as exc:
-            log.error("%s; sending this value without a safety copy", exc)
-            _spool_failed(out, f"{exc}; new value sent with no safety copy")
-            direct[site.name] = (value, doc["clock"])
+        hs = HostSpool(cfg.spool_dir, site.name)
+        cadences = _cadences(hs, site, cadence, now)
+        for c, doc in _documents(collect, site, now, cadences).items():
+            key, value = registry.master_key(c), json.dumps(doc, separators=(",", ":"))
+            if len(value.encode("utf-8")) > TEXT_LIMIT:
+                log.warning("%s: the %s document is %d bytes; a Zabbix text item keeps at most %d (MySQL "
+                            "history_text), so its end would be cut off: lower discovery.max_batches",
+                            site.name, c, len(value.encode("utf-8")), TEXT_LIMIT)
+            try:
+                fresh.setdefault(site.name, set()).add(hs.put(key, value, doc["clock"]).path)
+            except SpoolError as exc:
+                log.error("%s; sending this value without a safety copy", exc)
+                _spool_failed(out, f"{exc}; new value sent with no safety copy")
+                direct.setdefault(site.name, []).append((key, value, doc["clock"]))
+                continue
+            try:
+                hs.mark_collected(c, doc["clock"])
+            except SpoolError as exc:
+                log.warning("%s; the next run collects the %s document again", exc, c)
     hosts = list(outcomes)
     if all_spooled:
         try:
@@ -115,16 +132,43 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
                 out.spool_error = True
     for host in hosts:
         out = outcomes.setdefault(host, Outcome(host))
-        if host in direct:
-            _send_direct(sender, out, *direct[host])
+        for key, value, clock in direct.get(host, ()):
+            _send_direct(sender, out, key, value, clock)
         try:
-            _flush(cfg, sender, HostSpool(cfg.spool_dir, host), out, fresh.get(host),
+            _flush(cfg, sender, HostSpool(cfg.spool_dir, host), out, fresh.get(host, set()),
                    others=[h for h in hosts if h != host])
         except SpoolError as exc:
             log.error("%s", exc)
             _spool_failed(out, str(exc))
             out.waiting = out.waiting or _waiting(HostSpool(cfg.spool_dir, host))
     return [outcomes[h] for h in hosts]
+
+
+def _cadences(hs, site, cadence, now):
+    """The cadences to collect now: the one asked, or (due) the minute one and the hourly one
+    when the hour's interval has turned since the last hourly document was spooled."""
+    if cadence != DUE:
+        return registry.document_cadences(cadence)
+    from zabbix_sepa.collect import site_now, unix_clock
+    clock = unix_clock(now or site_now(site.timezone), site.timezone)
+    due = [registry.MINUTE]
+    interval = site.intervals[registry.HOUR]
+    try:
+        last = hs.last_collected(registry.HOUR)
+    except SpoolError as exc:
+        log.warning("%s; collecting the hourly document now", exc)
+        last = None
+    if last is None or clock // interval != last // interval:
+        due.append(registry.HOUR)
+    return due
+
+
+def _documents(collect, site, now, cadences):
+    """{cadence: document}: one collection, split when it covers both cadences."""
+    if len(cadences) == 1:
+        return {cadences[0]: collect(site, now, cadence=cadences[0])}
+    from zabbix_sepa.collect import split
+    return split(collect(site, now, cadence="all"))
 
 
 def _waiting(hs):
@@ -139,9 +183,9 @@ def _spool_failed(out, text):
     out.problem = out.problem or text
 
 
-def _send_direct(sender, out, value, clock):
+def _send_direct(sender, out, key, value, clock):
     try:
-        reply = acknowledged(sender.send([(out.host, KEY, value, clock, new_ns())]), 1, sender.where)
+        reply = acknowledged(sender.send([(out.host, key, value, clock, new_ns())]), 1, sender.where)
     except DeliveryError as exc:
         out.lost += 1
         log.error("%s: the value of clock %d was NOT delivered and could not be spooled: %s",
@@ -150,7 +194,7 @@ def _send_direct(sender, out, value, clock):
     _account(out, reply, 1, 0)
 
 
-def _flush(cfg, sender, hs, out, fresh_path, others):
+def _flush(cfg, sender, hs, out, fresh_paths, others):
     """Deliver the host's spool oldest first; then apply the bounds to what could not go."""
     if not hs.lock(LOCK_WAIT):
         out.waiting = len(hs.peek())
@@ -158,7 +202,7 @@ def _flush(cfg, sender, hs, out, fresh_path, others):
         log.warning("%s: %s", out.host, out.problem)
         return
     try:
-        _deliver_all(sender, hs, out, fresh_path)
+        _deliver_all(sender, hs, out, fresh_paths)
         out.dropped += hs.enforce_bounds(time.time(), cfg.spool_max_age_hours * 3600,
                                          cfg.spool_max_bytes, _spool_bytes(cfg.spool_dir, others))
         out.waiting = len(hs.entries())
@@ -167,14 +211,14 @@ def _flush(cfg, sender, hs, out, fresh_path, others):
         hs.unlock()
 
 
-def _deliver_all(sender, hs, out, fresh_path):
+def _deliver_all(sender, hs, out, fresh_paths):
     seen = set()
     while True:         # again, for values spooled by runs that came while we sent
         entries = [e for e in hs.entries() if e.path not in seen]
         if not entries:
             return
         seen.update(e.path for e in entries)
-        if not _deliver(sender, hs, out, entries, fresh_path):
+        if not _deliver(sender, hs, out, entries, fresh_paths):
             return
 
 
@@ -197,7 +241,7 @@ def _prepare(sender, hs, host, chunk):
     return delivered, (sender.encode(values) if values else None)
 
 
-def _deliver(sender, hs, out, entries, fresh_path):
+def _deliver(sender, hs, out, entries, fresh_paths):
     """Send `entries` oldest first, PER_CONNECTION per request; False when the server is not reached.
 
     While the server works on one request, a helper thread reads and encodes the
@@ -223,7 +267,7 @@ def _deliver(sender, hs, out, entries, fresh_path):
                     log.warning("%s: %d value(s) not delivered, kept in the spool for the next run: %s",
                                 out.host, len(hs.peek()), exc)
                     return False
-                _account(out, reply, len(delivered), sum(e.path != fresh_path for e in delivered))
+                _account(out, reply, len(delivered), sum(e.path not in fresh_paths for e in delivered))
                 removals.append(pool.submit(hs.remove, delivered))
         finally:
             for f in removals:
@@ -236,11 +280,11 @@ def _account(out, reply, count, earlier):
     out.earlier += min(earlier, reply.processed)
     if reply.failed:
         out.rejected += reply.failed
+        keys = " and ".join(registry.MASTER_KEYS.values())
         log.error(
-            "%s: the Zabbix server rejected %d of %d value(s) of key %s (processed %d): it knows no "
-            "monitored host %r with a Zabbix trapper item %s. Check that the host exists and is "
-            "enabled, that the template 'SEPA by Zabbix trapper' is linked, that the item's "
-            "'Allowed hosts' admit this machine, and that the server's configuration cache has "
+            "%s: the Zabbix server rejected %d of %d value(s) (processed %d): it knows no monitored "
+            "host %r with the Zabbix trapper items %s. Check that the host exists and is "
+            "enabled, that the template 'SEPA by Zabbix trapper' (of this version) is linked, that the "
+            "items' 'Allowed hosts' admit this machine, and that the server's configuration cache has "
             "caught up (CacheUpdateFrequency; `zabbix_server -R config_cache_reload`). These values "
-            "are dropped, not retried.", out.host, reply.failed, count, KEY, reply.processed,
-            out.host, KEY)
+            "are dropped, not retried.", out.host, reply.failed, count, reply.processed, out.host, keys)

@@ -139,6 +139,28 @@ class HostSpool:
         except OSError as exc:
             raise unusable("create spool directory", self.dir, exc, self.root) from None
 
+    def last_collected(self, cadence):
+        """The clock of the last document of `cadence` spooled for this host, or None."""
+        try:
+            with open(os.path.join(self.dir, f".collected-{cadence}")) as fh:
+                return int(fh.read().strip())
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            return None                     # a torn write: collect again
+        except OSError as exc:
+            raise unusable("read", os.path.join(self.dir, f".collected-{cadence}"), exc, self.root) from None
+
+    def mark_collected(self, cadence, clock):
+        """Remember that a document of `cadence` with this clock is spooled (`send --cadence due`)."""
+        path = os.path.join(self.dir, f".collected-{cadence}")
+        try:
+            with open(path + ".tmp", "w") as fh:
+                fh.write(f"{int(clock)}\n")
+            os.replace(path + ".tmp", path)
+        except OSError as exc:
+            raise unusable("write", path, exc, self.root) from None
+
     def put(self, key, value, clock, ns=None):
         """Store one value durably (with a new ns unless given); returns its Entry."""
         self._ensure()

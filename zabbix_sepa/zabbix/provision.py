@@ -21,11 +21,12 @@ IMPORT_RULES = {             # the newest API's names; api.py translates them fo
 }
 
 
-def agent_timeout(collect_timeout):
-    """The agent check's timeout for a site (Zabbix 7.0+): room for a whole collection plus
-    the process start, never below the template's default, at most Zabbix's 10 minutes."""
-    default = int(template.AGENT_TIMEOUT.rstrip("s"))
-    return f"{min(600, max(default, math.ceil(collect_timeout) + 2))}s"
+def agent_timeout(budget, cadence=registry.MINUTE):
+    """The agent check's timeout for a site's cadence (Zabbix 7.0+): room for a whole
+    collection plus the process start, never below the template's default, at most Zabbix's
+    10 minutes."""
+    default = int(template.AGENT_TIMEOUTS[cadence].rstrip("s"))
+    return f"{min(600, max(default, math.ceil(budget) + 2))}s"
 
 
 class Provisioning:
@@ -75,8 +76,10 @@ class Provisioning:
         out = {m.name: m.value(site.thresholds) for m in registry.macros()}
         if self.agent:
             out["{$SEPA.SITE}"] = site.name
-            if self.api.template_version != "6.0":      # 7.0+: the check's timeout is the item's
-                out[template.AGENT_TIMEOUT_MACRO] = agent_timeout(site.collect_timeout)
+            for cadence in registry.CADENCES:
+                out[template.INTERVAL_MACROS[cadence]] = template.interval(site.intervals[cadence])
+                if self.api.template_version != "6.0":      # 7.0+: the check's timeout is the item's
+                    out[template.AGENT_TIMEOUT_MACROS[cadence]] = agent_timeout(site.budget(cadence), cadence)
         return out
 
     def agent_interface(self):

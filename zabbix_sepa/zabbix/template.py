@@ -1,11 +1,14 @@
 """The Zabbix template, rendered from the registry in the native export format
 of a Zabbix major: 7.0 LTS (the default) or 6.0 LTS.
 
-Two variants with one shape: the master item `sepa.collect` (a trapper item,
-or an agent item `sepa.collect[{$SEPA.SITE}]`) carries the whole document;
-every metric is a DEPENDENT item with JSONPath, the three discovery rules
-are DEPENDENT too, and triggers, macros, value maps and the dashboard come
-from the same declarations as the collector. UUIDs are derived from the
+Two variants with one shape: one master item per cadence carries that
+cadence's document (trapper items `sepa.collect` and `sepa.collect.hour`, or
+agent items `sepa.collect[{$SEPA.SITE}]` and `sepa.collect.hour[{$SEPA.SITE}]`
+polled at the interval macros); every metric is a DEPENDENT item with
+JSONPath of its cadence's master, the three discovery rules are DEPENDENT
+too, and triggers (each depending on its cadence's no-data trigger), macros,
+value maps and the dashboard come from the same declarations as the
+collector. UUIDs are derived from the
 variant and the object's identity, so they are stable across releases and
 a newer template updates an imported one instead of colliding; they are the
 same in both majors' exports.
@@ -32,33 +35,37 @@ import re
 import yaml
 
 from zabbix_sepa import __version__, registry
-from zabbix_sepa.registry import FLOAT, INT, STR
+from zabbix_sepa.registry import FLOAT, HOUR, INT, MINUTE, STR, TEXT
 from zabbix_sepa.zabbix.dashboard import dashboard, graphs
 
 VERSIONS = ("7.0", "6.0")
 DEFAULT_VERSION = "7.0"
 VENDOR = "zabbix-sepa"
-AGENT_TIMEOUT_MACRO = "{$SEPA.AGENT.TIMEOUT}"
-AGENT_TIMEOUT = "10s"       # 7.0: the agent master item's timeout; the collector needs collect_timeout
+# Agent variant: each master item's interval and (7.0) timeout, per cadence. A timeout must
+# exceed that cadence's collect budget; `zabbix setup` sets them per host from the config.
+INTERVAL_MACROS = {MINUTE: "{$SEPA.INTERVAL}", HOUR: '{$SEPA.INTERVAL:"hour"}'}
+AGENT_TIMEOUT_MACROS = {MINUTE: "{$SEPA.AGENT.TIMEOUT}", HOUR: '{$SEPA.AGENT.TIMEOUT:"hour"}'}
+AGENT_TIMEOUTS = {MINUTE: "10s", HOUR: "30s"}
+AGENT_TIMEOUT_MACRO, AGENT_TIMEOUT = AGENT_TIMEOUT_MACROS[MINUTE], AGENT_TIMEOUTS[MINUTE]
+MASTER_NAMES = {MINUTE: "SEPA: collect", HOUR: "SEPA: collect hourly"}
 
 VARIANTS = {
-    "agent": {"name": "SEPA by Zabbix agent", "master_key": "sepa.collect[{$SEPA.SITE}]",
-              "master_type": "ZABBIX_PASSIVE"},
-    "trapper": {"name": "SEPA by Zabbix trapper", "master_key": "sepa.collect", "master_type": "TRAP"},
+    "agent": {"name": "SEPA by Zabbix agent", "master_type": "ZABBIX_PASSIVE"},
+    "trapper": {"name": "SEPA by Zabbix trapper", "master_type": "TRAP"},
 }
 GROUP = "Templates/Applications"
 GROUP_UUID = "a571c0d144b14fd4a87a9d9b2aa9fcd6"     # the UUID Zabbix itself gives this group
-VALUE_TYPES = {FLOAT: "FLOAT", INT: "UNSIGNED", STR: "CHAR"}
+VALUE_TYPES = {FLOAT: "FLOAT", INT: "UNSIGNED", STR: "CHAR", TEXT: "TEXT"}
 NOT_COLLECTED = "not collected: item 'SEPA: collector unsupported' says why"
 BUILD_MACRO = "{$SEPA.TEMPLATE.BUILD}"
-DEPENDS_ON = ("SEPA: no data from the collector", "SEPA: collector cannot reach the database")
 
 DESCRIPTION = """\
 Verenigingen (Frappe) SEPA direct debit monitoring by zabbix-sepa {version}.
 
-The master item sepa.collect carries the whole metrics document that
-`zabbix-sepa collect` prints; every other item and the discovery rules are
-dependent items reading it with JSONPath.
+The master items sepa.collect (every minute) and sepa.collect.hour (every
+hour) carry the metrics documents that `zabbix-sepa collect --cadence
+minute|hour` prints; every other item and the discovery rules are dependent
+items reading them with JSONPath.
 {how}
 Thresholds are the {{$SEPA.*}} macros; `zabbix-sepa zabbix setup` sets them
 on each host from the site's `thresholds` in /etc/zabbix-sepa/config.yaml.
@@ -68,22 +75,25 @@ HOW = {
     "trapper": """
 Push mode: link this template to a host named like the site's `name` in the
 zabbix-sepa config, and run `zabbix-sepa send --all` every minute (the
-systemd timer or cron line that install.sh places). Values keep the clock
+systemd timer or cron line that install.sh places): it sends the minute
+document each time and the hourly one when it is due. Values keep the clock
 of their collection; what cannot be delivered is spooled and sent later.""",
     "agent": """
 Pull mode: install userparameters/zabbix_sepa.conf in the agent's include
 directory, restart the agent, link this template to the host running the
 agent, and set {$SEPA.SITE} to the site's `name` (empty: the only site).
-The agent's Timeout (3 s) must exceed collect_timeout (2.5 s).""",
+The agent's Timeout (3 s) must exceed collect_timeout (2.5 s), and for the
+hourly item cadences.hour.collect_timeout (25 s: set Timeout=30).""",
 }
 # 7.0 sends the item's own timeout to the agent (7.0+), so the 3 s no longer binds.
 HOW_AGENT_70 = """
 Pull mode: install userparameters/zabbix_sepa.conf in the agent's include
 directory, restart the agent, link this template to the host running the
 agent, and set {$SEPA.SITE} to the site's `name` (empty: the only site).
-The item's timeout {$SEPA.AGENT.TIMEOUT} (10s; up to 10m) must exceed
-collect_timeout (2.5 s); a Zabbix agent older than 7.0 uses its own Timeout
-(3 s by default, at most 30 s) instead."""
+The items' timeouts {$SEPA.AGENT.TIMEOUT} (10s) and
+{$SEPA.AGENT.TIMEOUT:"hour"} (30s; up to 10m) must exceed collect_timeout
+(2.5 s) and cadences.hour.collect_timeout (25 s); a Zabbix agent older than
+7.0 uses its own Timeout (3 s by default, at most 30 s) instead."""
 
 
 def uuid4_for(*identity):
@@ -113,29 +123,35 @@ class _Render:
     def uuid(self, kind, ident):
         return uuid4_for(self.variant, kind, ident)
 
+    def master_key(self, cadence):
+        key = registry.master_key(cadence)
+        return f"{key}[{{$SEPA.SITE}}]" if self.variant == "agent" else key
+
     def expr(self, text):
-        text = text.replace("/T/sepa.collect,", f"/T/{self.v['master_key']},")
+        for cadence in registry.CADENCES:
+            text = text.replace(f"/T/{registry.master_key(cadence)},", f"/T/{self.master_key(cadence)},")
         return text.replace("/T/", f"/{self.name}/")
 
     # -- items -----------------------------------------------------------------
 
-    def master(self):
-        item = {"uuid": self.uuid("item", "sepa.collect"), "name": "SEPA: collect",
-                "type": self.v["master_type"], "key": self.v["master_key"]}
+    def master(self, cadence):
+        key = registry.master_key(cadence)
+        item = {"uuid": self.uuid("item", key), "name": MASTER_NAMES[cadence],
+                "type": self.v["master_type"], "key": self.master_key(cadence)}
         if self.variant == "agent":
-            item["delay"] = "1m"
+            item["delay"] = INTERVAL_MACROS[cadence]
         elif self.v7:
             item["delay"] = "0"      # what 7.0 exports for an item without an interval
         item.update({"history": "1d", "trends": "0", "value_type": "TEXT",
-                     "description": "The whole metrics document of the site (JSON). Every SEPA item "
-                                    "and discovery rule of this template is computed from it. Short "
+                     "description": f"The {cadence} metrics document of the site (JSON). Every SEPA item "
+                                    f"and discovery rule of the {cadence} cadence is computed from it. Short "
                                     "history: the dependent items keep the values."})
         if self.variant == "agent" and self.v7:
-            item["timeout"] = AGENT_TIMEOUT_MACRO
+            item["timeout"] = AGENT_TIMEOUT_MACROS[cadence]
         item["tags"] = [{"tag": "component", "value": "raw"}]
         return item
 
-    def dependent(self, uuid_ident, name, key, value_type, path, unit="", description="", tags=(),
+    def dependent(self, uuid_ident, name, key, value_type, path, cadence, unit="", description="", tags=(),
                   valuemap=None, on_fail=None, history="7d"):
         item = {"uuid": self.uuid("item", uuid_ident), "name": name, "type": "DEPENDENT", "key": key,
                 "delay": "0", "history": history}
@@ -157,24 +173,26 @@ class _Render:
         elif on_fail:
             step.update(error_handler="CUSTOM_ERROR", error_handler_params=on_fail)
         item["preprocessing"] = [step]
-        item["master_item"] = {"key": self.v["master_key"]}
+        item["master_item"] = {"key": self.master_key(cadence)}
         item["tags"] = list(tags)
         return item
 
     def items(self):
-        out = [self.master()]
-        for g in registry.groups():
-            for m in g.metrics:
-                out.append(self.dependent(
-                    m.key, f"SEPA: {m.name}", m.key, VALUE_TYPES[m.value_type],
-                    f"$.metrics['{m.key}']", m.unit, m.description,
-                    [{"tag": "component", "value": g.name}],
-                    valuemap=self.valuemap_name(m) if m.valuemap else None, on_fail=NOT_COLLECTED))
-        out.append(self.dependent(
-            "sepa.collector.unsupported", "SEPA: collector unsupported", "sepa.collector.unsupported",
-            "TEXT", "$.unsupported", description="What the last collection could not collect, and "
-            "why: {\"metric key\": \"reason\"}; {} when everything was collected.",
-            tags=[{"tag": "component", "value": "collector"}]))
+        out = [self.master(c) for c in registry.CADENCES]
+        for cadence in registry.CADENCES:
+            for g, section in registry.sections(cadence):
+                for m in section.metrics:
+                    key = registry.item_key(m.key, cadence)
+                    name = f"SEPA: {m.name}" + ("" if key == m.key else f" [{cadence}]")
+                    out.append(self.dependent(
+                        key, name, key, VALUE_TYPES[m.value_type], f"$.metrics['{m.key}']", cadence, m.unit,
+                        m.description, [{"tag": "component", "value": g.name}],
+                        valuemap=self.valuemap_name(m) if m.valuemap else None, on_fail=NOT_COLLECTED))
+            u = registry.UNSUPPORTED
+            key = registry.item_key(u.key, cadence)
+            out.append(self.dependent(
+                key, f"SEPA: {u.name}" + ("" if key == u.key else f" [{cadence}]"), key, VALUE_TYPES[u.value_type],
+                "$.unsupported", cadence, description=u.description, tags=[{"tag": "component", "value": "collector"}]))
         return out
 
     @staticmethod
@@ -196,16 +214,17 @@ class _Render:
         out = []
         for g in registry.groups():
             for d in g.discovery:
+                cadence = registry.cadence_of(d.name)
                 rule = {"uuid": self.uuid("lld", d.name), "name": f"SEPA: {d.name} discovery",
                         "type": "DEPENDENT", "key": f"sepa.{d.name}.discovery", "delay": "0",
                         "lifetime": d.lifetime}
                 if self.v7:
                     rule["enabled_lifetime_type"] = "DISABLE_NEVER"
                 rule["description"] = d.description
-                rule["item_prototypes"] = [self.prototype(d, f, g) for f in d.fields]
+                rule["item_prototypes"] = [self.prototype(d, f, g, cadence) for f in d.fields]
                 if d.triggers:
-                    rule["trigger_prototypes"] = [self.trigger(t, prototype=True) for t in d.triggers]
-                rule["master_item"] = {"key": self.v["master_key"]}
+                    rule["trigger_prototypes"] = [self.trigger(t, cadence) for t in d.triggers]
+                rule["master_item"] = {"key": self.master_key(cadence)}
                 rule["lld_macro_paths"] = [{"lld_macro": m, "path": f"$['{m}']"} for m in d.macros]
                 rule["preprocessing"] = [{"type": "JSONPATH", "parameters": [f"$.discovery.{d.name}"]}]
                 overrides = [t for t in d.triggers if t.only_when]
@@ -220,7 +239,7 @@ class _Render:
                 out.append(rule)
         return out
 
-    def prototype(self, d, f, g):
+    def prototype(self, d, f, g, cadence):
         """An item prototype: the list (JSONPath), our entry (JavaScript), the field (JSONPath).
 
         The entries' keys are literally "{#BATCH}" etc. (metrics.md), and Zabbix substitutes
@@ -238,8 +257,8 @@ class _Render:
                   f"}}\n"
                   f"return '{{}}';")
         item = self.dependent(f"{d.name}.{f.key}", f"{d.label}: {f.name}", d.item_key(f.key),
-                              VALUE_TYPES[f.value_type], f"$.discovery.{d.name}", f.unit, f.description,
-                              [{"tag": "component", "value": g.name}], on_fail="discard")
+                              VALUE_TYPES[f.value_type], f"$.discovery.{d.name}", cadence, f.unit,
+                              f.description, [{"tag": "component", "value": g.name}], on_fail="discard")
         item["uuid"] = self.uuid("item_prototype", item["key"])
         item["preprocessing"] += [{"type": "JAVASCRIPT", "parameters": [script]},
                                   {"type": "JSONPATH", "parameters": [f"$['{f.key}']"],
@@ -248,7 +267,9 @@ class _Render:
 
     # -- triggers ----------------------------------------------------------------
 
-    def trigger(self, t, prototype=False):
+    def trigger(self, t, prototype_of=None):
+        """A trigger, or (prototype_of: the discovery's cadence) a trigger prototype."""
+        prototype = prototype_of is not None
         out = {"uuid": self.uuid("trigger_prototype" if prototype else "trigger", t.name),
                "expression": self.expr(t.expression), "name": t.name}
         if t.recovery:
@@ -263,11 +284,18 @@ class _Render:
         if prototype:
             out["manual_close"] = "YES"
         if not t.independent:
-            by_name = {x.name: x for x in registry.triggers()}
-            out["dependencies"] = [{"name": n, "expression": self.expr(by_name[n].expression)}
-                                   for n in DEPENDS_ON]
+            cadence = prototype_of or self.cadence_of(t)
+            out["dependencies"] = [{"name": root.name, "expression": self.expr(root.expression)}
+                                   for root in registry.roots(cadence)]
         out["tags"] = [{"tag": "scope", "value": t.scope}]
         return out
+
+    @staticmethod
+    def cadence_of(t):
+        cadences = registry.trigger_cadences(t) - {registry.EVERY_RUN}
+        if len(cadences) > 1:
+            raise ValueError(f"trigger {t.name!r} reads items of several cadences ({', '.join(sorted(cadences))})")
+        return cadences.pop() if cadences else MINUTE
 
     def triggers(self):
         return [self.trigger(t) for t in registry.triggers()]
@@ -279,13 +307,21 @@ class _Render:
         out += [{"macro": "{$SEPA.SITE}", "value": "",
                 "description": "Agent variant: the site name passed to sepa.collect[] (empty: the only "
                                "configured site)."}] if self.variant == "agent" else []
-        out += [{"macro": AGENT_TIMEOUT_MACRO, "value": AGENT_TIMEOUT,
-                 "description": "Agent variant: timeout of the master item sepa.collect[] (1s to 10m). It "
-                                "must exceed the site's collect_timeout (2.5 s by default); Zabbix agents "
-                                "older than 7.0 use their own Timeout instead."}] \
-            if self.variant == "agent" and self.v7 else []
+        if self.variant == "agent":
+            for cadence in registry.CADENCES:
+                out.append({"macro": INTERVAL_MACROS[cadence], "value": interval(registry.INTERVALS[cadence]),
+                            "description": f"Agent variant: how often the {cadence} document "
+                                           f"{registry.master_key(cadence)}[] is polled (config: "
+                                           f"cadences.{cadence}.interval)."})
+                if self.v7:
+                    budget = "collect_timeout" if cadence == MINUTE else f"cadences.{cadence}.collect_timeout"
+                    out.append({"macro": AGENT_TIMEOUT_MACROS[cadence], "value": AGENT_TIMEOUTS[cadence],
+                                "description": f"Agent variant: timeout of the master item "
+                                               f"{registry.master_key(cadence)}[] (1s to 10m). It must exceed "
+                                               f"the site's {budget}; Zabbix agents older than 7.0 use their "
+                                               f"own Timeout instead."})
         out += [{"macro": m.name, "value": m.default, "description":
-                 f"{m.description} Config: thresholds.{m.threshold}."} for m in registry.macros()]
+                 f"{m.description} Config: thresholds.{m.threshold.key}."} for m in registry.macros()]
         return sorted(out, key=lambda m: m["macro"])
 
     # -- the whole export ------------------------------------------------------------
@@ -427,6 +463,14 @@ def _canonical_70(document):
         for graph_item in graph["graph_items"]:
             _lean(graph_item, "graph_item")
     return document
+
+
+def interval(seconds):
+    """Seconds as Zabbix writes an interval: 1m, 1h, 90s."""
+    for suffix, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{suffix}"
+    return f"{seconds}s"
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):

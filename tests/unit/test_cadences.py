@@ -1,0 +1,208 @@
+"""Cadences without a database: which sections a `collect --cadence` runs, how a section that
+fails in any way is reported, how the budget cuts a collection, how a whole document is split,
+and when `send` (cadence due) sends the hourly document."""
+import datetime as dt
+import re
+import time
+
+import pytest
+
+from tests.unit.test_spool import FakeSender, config
+from zabbix_sepa import collect as collect_mod
+from zabbix_sepa import registry
+from zabbix_sepa.collect import collect, split
+from zabbix_sepa.config import Site
+from zabbix_sepa.db import DatabaseError
+from zabbix_sepa.groups import collector
+from zabbix_sepa.groups.base import HOUR, INT, MINUTE, Group, Metric, Section
+from zabbix_sepa.transport import push
+from zabbix_sepa.transport.spool import HostSpool
+
+IBAN = "NL91ABNA0417164300"
+
+
+class FakeDB:
+    """Every table exists; counts statements like the real session."""
+
+    def __init__(self, cfg, deadline):
+        self.statements = 0
+
+    def inspect(self, tables):
+        return set(tables), 1024, 3
+
+    def close(self):
+        pass
+
+
+def section(name, cadence, run, keys=None):
+    keys = keys or [f"t.{name}"]
+    return Section(name, run, cadence=cadence, tables=("tabX",),
+                   metrics=tuple(Metric(k, k, INT) for k in keys))
+
+
+@pytest.fixture
+def fake_registry(monkeypatch):
+    """Replace the groups by the sections a test gives (plus the collector's own)."""
+    def use(*sections):
+        groups = [Group("t", "test", tuple(sections)), collector.GROUP]
+        monkeypatch.setattr(registry, "sections", lambda cadence=None: [
+            (g, s) for g in groups for s in g.sections
+            if cadence is None or s.cadence in (cadence, registry.EVERY_RUN)])
+        monkeypatch.setattr(registry, "tables", lambda: ["tabX"])
+    monkeypatch.setattr(collect_mod, "Database", FakeDB)
+    return use
+
+
+def site(collect_timeout=1.0, hour_timeout=5.0):
+    return Site("s", None, {}, {}, "UTC", collect_timeout, hour_collect_timeout=hour_timeout)
+
+
+NOW = dt.datetime(2026, 11, 22, 12, 0, 0)
+
+
+def test_a_cadence_collects_its_own_sections_and_the_collector(fake_registry):
+    ran = []
+
+    def value(name):
+        def run(ctx):
+            ran.append(name)
+            return {f"t.{name}": 1}
+        return run
+    fake_registry(section("fast", MINUTE, value("fast")), section("slow", HOUR, value("slow")))
+    minute = collect(site(), NOW, cadence=MINUTE)
+    assert ran == ["fast"] and minute["cadence"] == MINUTE
+    assert set(minute["metrics"]) == {"t.fast"} | {m.key for m in collector.GROUP.metrics}
+    ran.clear()
+    hour = collect(site(), NOW, cadence=HOUR)
+    assert ran == ["slow"] and "t.fast" not in hour["metrics"] and hour["metrics"]["t.slow"] == 1
+    ran.clear()
+    whole = collect(site(), NOW)
+    assert ran == ["fast", "slow"] and whole["cadence"] == "all"
+    with pytest.raises(ValueError, match="unknown cadence 'daily'"):
+        collect(site(), NOW, cadence="daily")
+
+
+def test_the_minute_sections_run_first_in_a_whole_collection(fake_registry):
+    ran = []
+    fake_registry(section("h", HOUR, lambda ctx: ran.append("h") or {"t.h": 1}),
+                  section("m", MINUTE, lambda ctx: ran.append("m") or {"t.m": 1}))
+    collect(site(), NOW)
+    assert ran == ["m", "h"]
+
+
+def broken(ctx):
+    raise ValueError(f"cannot parse {IBAN}")
+
+
+def db_error(ctx):
+    raise DatabaseError("Lock wait timeout exceeded")
+
+
+@pytest.mark.parametrize("run, reason", [
+    (broken, "t.bad: ValueError at "),
+    (lambda ctx: {}, "t.bad: returned no value for t.bad (a collector bug)"),
+    (lambda ctx: {"t.bad": 1 / 0}, "t.bad: ZeroDivisionError at "),
+    (db_error, "t.bad: Lock wait timeout exceeded"),
+])
+def test_a_section_that_fails_in_any_way_costs_only_its_own_keys(fake_registry, caplog, run, reason):
+    fake_registry(section("bad", MINUTE, run), section("good", MINUTE, lambda ctx: {"t.good": 7}))
+    doc = collect(site(), NOW, cadence=MINUTE)
+    assert doc["metrics"]["t.good"] == 7 and doc["metrics"]["sepa.collector.status"] == 1
+    assert doc["unsupported"]["t.bad"].startswith(reason), doc["unsupported"]
+    # a bug's message may quote the data: only its type and place leave the collector
+    assert IBAN not in str(doc) and IBAN not in caplog.text
+    if run is broken:      # placed by the innermost frame of zabbix_sepa (here: where it was called)
+        assert re.fullmatch(r"t\.bad: ValueError at collect\.py:\d+ \(a collector bug\)", doc["unsupported"]["t.bad"])
+
+
+def test_the_budget_of_the_cadence_cuts_off_what_is_late(fake_registry):
+    fake_registry(section("quick", MINUTE, lambda ctx: {"t.quick": 1}),
+                  section("late", MINUTE, lambda ctx: time.sleep(1.0) or {"t.late": 1}))
+    began = time.monotonic()
+    doc = collect(site(collect_timeout=0.3), NOW, cadence=MINUTE)
+    assert time.monotonic() - began < 0.3 + collect_mod.GRACE + 0.2
+    assert doc["metrics"]["t.quick"] == 1 and doc["metrics"]["sepa.collector.status"] == 1
+    assert doc["unsupported"]["t.late"] == "collect_timeout (0.3 s) exceeded"
+
+
+def test_the_hour_has_its_own_budget(fake_registry):
+    fake_registry(section("slow", HOUR, lambda ctx: time.sleep(0.5) or {"t.slow": 1}))
+    doc = collect(site(collect_timeout=0.2, hour_timeout=2.0), NOW, cadence=HOUR)
+    assert doc["metrics"]["t.slow"] == 1 and doc["metrics"]["sepa.collector.status"] == 0
+    cut = collect(site(collect_timeout=5, hour_timeout=0.2), NOW, cadence=HOUR)
+    assert cut["unsupported"]["t.slow"] == "cadences.hour.collect_timeout (0.2 s) exceeded"
+
+
+def test_split_gives_each_cadence_its_keys_and_the_collectors():
+    whole = {"version": 1, "site": "s", "clock": 100, "cadence": "all",
+             "metrics": {"sepa.batch.total": 3, "sepa.mandate.total": 9, "sepa.collector.status": 1},
+             "discovery": {"batches": [], "banks": [{"{#BANK}": "NL:ABNA"}], "jobs": []},
+             "unsupported": {"sepa.member.active": "x", "discovery.jobs": "y", "sepa.dues.stuck": "z"}}
+    parts = split(whole)
+    assert parts[MINUTE]["metrics"] == {"sepa.batch.total": 3, "sepa.collector.status": 1}
+    assert parts[HOUR]["metrics"] == {"sepa.mandate.total": 9, "sepa.collector.status": 1}
+    assert set(parts[MINUTE]["discovery"]) == {"batches", "jobs"} and set(parts[HOUR]["discovery"]) == {"banks"}
+    assert parts[MINUTE]["unsupported"] == {"discovery.jobs": "y", "sepa.dues.stuck": "z"}
+    assert parts[HOUR]["unsupported"] == {"sepa.member.active": "x"}
+    assert parts[HOUR]["clock"] == parts[MINUTE]["clock"] == 100
+    assert (parts[MINUTE]["cadence"], parts[HOUR]["cadence"]) == (MINUTE, HOUR)
+
+
+def test_every_key_has_one_cadence_and_the_masters_are_the_contract():
+    minute = {m.key for m in registry.metrics(MINUTE)} - {m.key for m in collector.GROUP.metrics}
+    hour = {m.key for m in registry.metrics(HOUR)} - {m.key for m in collector.GROUP.metrics}
+    assert minute and hour and not minute & hour
+    assert minute | hour | {m.key for m in collector.GROUP.metrics} == {m.key for m in registry.metrics()}
+    assert registry.master_key(MINUTE) == "sepa.collect" and registry.master_key(HOUR) == "sepa.collect.hour"
+    # what the issue names as slow-changing and costly is hourly; batches, errors and jobs are fresh
+    assert {"sepa.mandate.dormant", "sepa.mandate.iban_invalid", "sepa.collection.rate_30d",
+            "sepa.invoice.outstanding.amount", "sepa.member.sepa_without_mandate"} <= hour
+    assert {"sepa.batch.stuck", "sepa.batch.failed_24h", "sepa.error.count_1h", "sepa.scheduler.failed_24h",
+            "sepa.dues.stuck", "sepa.retry.pending", "sepa.audit.exceptions_7d"} <= minute
+
+
+# -- send --cadence due -----------------------------------------------------------------------
+
+def recording_collect(calls):
+    def run(site, now, cadence="all"):
+        calls.append(cadence)
+        return {"version": 1, "site": site.name, "clock": int(now.replace(tzinfo=dt.timezone.utc).timestamp()),
+                "cadence": cadence, "metrics": {"sepa.batch.total": 1, "sepa.mandate.total": 2,
+                                                "sepa.collector.status": 0},
+                "discovery": {}, "unsupported": {}}
+    return run
+
+
+def sent_keys(sender):
+    return sorted(v[1] for v in sender.delivered)
+
+
+def test_due_sends_the_hourly_document_once_per_hour(tmp_path):
+    cfg = config(tmp_path)
+    calls, sender = [], FakeSender()
+
+    def at(minute_of_day):
+        sender.delivered.clear()
+        now = dt.datetime(2026, 11, 22) + dt.timedelta(minutes=minute_of_day)
+        push.send(cfg, cfg.sites, now, collect=recording_collect(calls), sender=sender)
+        return sent_keys(sender)
+
+    assert at(12 * 60 + 7) == ["sepa.collect", "sepa.collect.hour"]     # nothing sent yet: both
+    assert calls == ["all"]                                               # from one collection
+    assert at(12 * 60 + 8) == ["sepa.collect"] and calls[-1] == MINUTE
+    assert at(12 * 60 + 59) == ["sepa.collect"]
+    assert at(13 * 60) == ["sepa.collect", "sepa.collect.hour"]           # the hour turned
+    hourly = [v for v in sender.delivered if v[1] == "sepa.collect.hour"]
+    assert '"sepa.mandate.total":2' in hourly[0][2] and "sepa.batch.total" not in hourly[0][2]
+    assert at(13 * 60 + 1) == ["sepa.collect"]
+    assert HostSpool(cfg.spool_dir, "alpha").last_collected(HOUR) % 3600 == 0
+
+
+def test_an_explicit_cadence_is_sent_whatever_is_due(tmp_path):
+    cfg = config(tmp_path)
+    now = dt.datetime(2026, 11, 22, 12, 30)
+    for cadence, keys in (("hour", ["sepa.collect.hour"]), ("minute", ["sepa.collect"]),
+                          ("all", ["sepa.collect", "sepa.collect.hour"])):
+        calls, sender = [], FakeSender()
+        push.send(cfg, cfg.sites, now, collect=recording_collect(calls), sender=sender, cadence=cadence)
+        assert sent_keys(sender) == keys and calls == [cadence]

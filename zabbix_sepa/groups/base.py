@@ -1,0 +1,185 @@
+"""What a metric, a discovery list, a trigger, a macro, a section and a group are: the
+types every metric group module (`zabbix_sepa.groups.*`) declares itself with.
+
+A group declares its metrics (key, name, unit, value type, description), its
+discovery lists, its `Section`s (one SQL statement or one streamed read each,
+with the tables it needs and the cadence it is collected at), and the Zabbix
+triggers and threshold macros about them. `zabbix_sepa.registry` gathers the
+groups; the collector, the docs, both template variants, the UserParameters
+and the Prometheus names are generated from these declarations.
+
+This module imports nothing of zabbix_sepa: groups build on it, and the
+registry on the groups.
+"""
+from dataclasses import dataclass
+from typing import Callable, Tuple
+
+FLOAT, INT, STR, TEXT = "float", "int", "str", "text"     # TEXT: template items only (JSON text)
+
+# Cadences: every section is collected at one of them. `minute`: what must be fresh every
+# minute (batches, errors, jobs...); `hour`: what changes slowly and costs most on a large
+# site (mandate health, IBANs, receivables, members). EVERY_RUN: the collector's view of
+# the run itself, in every document.
+MINUTE, HOUR = "minute", "hour"
+CADENCES = (MINUTE, HOUR)
+EVERY_RUN = "every run"
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    name: str
+    value_type: str          # FLOAT, INT or STR
+    unit: str = ""           # Zabbix unit: s, B, %, EUR, ...
+    description: str = ""
+    valuemap: Tuple[Tuple[int, str], ...] = ()   # ((value, meaning), ...) for status codes
+
+
+# Trigger severities, as the Zabbix 6.0 export names them.
+INFO, WARNING, AVERAGE, HIGH = "INFO", "WARNING", "AVERAGE", "HIGH"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A config key under `thresholds:` with its default and allowed range. The group that
+    uses it declares it (usually inside the Macro that carries it to Zabbix); the config's
+    validation and defaults, the template's macro defaults and `zabbix setup`'s host macros
+    all come from here."""
+    key: str
+    default: float
+    minimum: float
+    maximum: float
+
+
+@dataclass(frozen=True)
+class Macro:
+    """A user macro holding a threshold, e.g. {$SEPA.BATCH.STUCK.MAX}.
+
+    Its value is the site's `thresholds.<threshold.key>` followed by `suffix`
+    (a Zabbix time suffix such as "h"): the template's default comes from the
+    threshold's default, and `zabbix setup` writes a site's own thresholds into
+    host macros the same way, so template and config cannot disagree."""
+    name: str
+    threshold: Threshold
+    description: str
+    suffix: str = ""
+
+    def value(self, thresholds=None):
+        number = self.threshold.default if thresholds is None else thresholds[self.threshold.key]
+        seconds = {"m": 60, "h": 3600, "d": 86400}.get(self.suffix)
+        if seconds and number != int(number):       # Zabbix time suffixes take whole numbers
+            return f"{round(number * seconds)}s"
+        text = f"{number:g}" if isinstance(number, float) else str(number)
+        return text + self.suffix
+
+    @property
+    def default(self):
+        return self.value()
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A trigger (or, inside a Discovery, a trigger prototype).
+
+    `event_name` states the threshold (macros), `opdata` the current value: a value in the event
+    name is fixed when the event is made and can come out as *UNKNOWN* (seen on 6.0 when the
+    value cache lags), operational data is resolved whenever the problem is shown.
+    `expression` and `recovery` use `/T/` for the template, e.g.
+    `last(/T/sepa.batch.stuck)>{$SEPA.BATCH.STUCK.MAX}`. `recovery` empty
+    means the problem ends when the expression is false. Unless
+    `independent`, the trigger depends on the collector's no-data and
+    database-unreachable triggers, so one dead collector raises one problem.
+    `only_when` (prototypes only): (LLD macro, regex) the trigger is
+    discovered for."""
+    name: str
+    expression: str
+    severity: str
+    description: str
+    event_name: str = ""
+    recovery: str = ""
+    scope: str = "availability"
+    opdata: str = ""
+    independent: bool = False
+    only_when: Tuple[str, str] = ()
+
+
+def above(name, key, macro, severity, description, event_name, opdata="", scope="availability"):
+    """Problem while the newest value of `key` is above `macro`; over when the last three are not."""
+    return Trigger(name, f"last(/T/{key})>{macro}", severity, description, event_name=event_name,
+                   recovery=f"max(/T/{key},#3)<={macro}", opdata=opdata, scope=scope)
+
+
+def below(name, key, macro, severity, description, event_name, opdata="", scope="availability"):
+    """Problem while the newest value of `key` is below `macro`; over when the last three are not."""
+    return Trigger(name, f"last(/T/{key})<{macro}", severity, description, event_name=event_name,
+                   recovery=f"min(/T/{key},#3)>={macro}", opdata=opdata, scope=scope)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    name: str                # key under "discovery" in the document
+    macros: Tuple[str, ...]  # LLD macros, e.g. "{#BATCH}"
+    values: Tuple[str, ...]  # plain value fields
+    description: str = ""
+    # Template side: item prototypes `<item_prefix>.<field>[<first macro>]`, named
+    # "<label>: <field name>"; `fields` is one Metric per value (key = the value name).
+    item_prefix: str = ""
+    label: str = ""
+    fields: Tuple[Metric, ...] = ()
+    triggers: Tuple[Trigger, ...] = ()
+    lifetime: str = "7d"
+
+    def item_key(self, value):
+        return f"{self.item_prefix}.{value}[{self.macros[0]}]"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One unit of collection: a statement (or a stream) over some tables.
+
+    `run(ctx)` returns {metric key or discovery name: value} for exactly the
+    metrics and discovery lists the section declares. If a table in `tables`
+    is missing, they are unsupported and the collection counts as failed; if a
+    table in `optional_tables` is missing, they are unsupported, no failure.
+    If `run` fails in any way (a database error, a bug, a key it did not return),
+    its keys are unsupported with the reason and the others are still collected.
+    """
+    name: str
+    run: Callable
+    metrics: Tuple[Metric, ...] = ()
+    discovery: Tuple[Discovery, ...] = ()
+    tables: Tuple[str, ...] = ()
+    optional_tables: Tuple[str, ...] = ()
+    needs_db: bool = True     # False: computed by the collector about itself
+    max_statements: int = 1   # what `run` may execute; the performance report holds it to this
+    cadence: str = MINUTE     # MINUTE, HOUR or (the collector's own section) EVERY_RUN
+
+    @property
+    def keys(self):
+        return tuple(m.key for m in self.metrics) + tuple(d.name for d in self.discovery)
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    title: str
+    sections: Tuple[Section, ...]
+    macros: Tuple[Macro, ...] = ()
+    triggers: Tuple[Trigger, ...] = ()
+
+    @property
+    def metrics(self):
+        return tuple(m for s in self.sections for m in s.metrics)
+
+    @property
+    def discovery(self):
+        return tuple(d for s in self.sections for d in s.discovery)
+
+    @property
+    def thresholds(self):
+        """The config thresholds the group's macros carry, each once."""
+        out = []
+        for m in self.macros:
+            if m.threshold not in out:
+                out.append(m.threshold)
+        return tuple(out)
