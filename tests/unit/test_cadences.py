@@ -206,3 +206,32 @@ def test_an_explicit_cadence_is_sent_whatever_is_due(tmp_path):
         calls, sender = [], FakeSender()
         push.send(cfg, cfg.sites, now, collect=recording_collect(calls), sender=sender, cadence=cadence)
         assert sent_keys(sender) == keys and calls == [cadence]
+
+
+# -- serve: the hourly metrics collected once per interval, the minute ones each scrape ----------
+
+def test_serve_collects_the_hourly_metrics_once_per_interval():
+    from zabbix_sepa.config import parse
+    from zabbix_sepa.transport.serve import Cadenced
+    site_ = parse({"sites": [{"name": "s", "database": {"name": "d", "user": "u"}}]}).sites[0]
+    now, calls = [1000.0], []
+
+    def fake(site, cadence="all"):
+        calls.append(cadence)
+        metrics = {"sepa.collector.status": 0, "sepa.collector.duration": len(calls)}
+        if cadence in ("all", MINUTE):
+            metrics["sepa.batch.total"] = len(calls)
+        if cadence in ("all", HOUR):
+            metrics["sepa.mandate.total"] = len(calls)
+        return {"version": 1, "site": "s", "clock": 1, "cadence": cadence, "metrics": metrics,
+                "discovery": {}, "unsupported": {}}
+    c = Cadenced(fake, clock=lambda: now[0])
+    first = c.document(site_)
+    assert calls == ["all"] and first["metrics"]["sepa.mandate.total"] == 1
+    now[0] += 3599
+    second = c.document(site_)
+    assert calls == ["all", MINUTE]
+    assert second["metrics"] == {"sepa.collector.status": 0, "sepa.collector.duration": 2,
+                                 "sepa.batch.total": 2, "sepa.mandate.total": 1}   # the kept hourly value
+    now[0] += 1
+    assert c.document(site_)["metrics"]["sepa.mandate.total"] == 3 and calls[-1] == "all"

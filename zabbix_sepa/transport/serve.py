@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from zabbix_sepa import registry
 from zabbix_sepa.transport.prometheus import CONTENT_TYPE, exposition
 
 log = logging.getLogger(__name__)
@@ -271,6 +272,36 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), fmt % args)
 
 
+class Cadenced:
+    """One document per site for a scrape: the minute collection each time, merged with the
+    site's hourly document, which is collected again (together with the minute one) only
+    when its cadences.hour.interval has passed. A large site's scrape then costs what its
+    minute metrics cost, as in Zabbix."""
+
+    def __init__(self, collect, clock=time.monotonic):
+        self.collect, self.clock = collect, clock
+        self.hourly = {}            # site name -> (when collected, the hourly document)
+
+    def document(self, site):
+        from zabbix_sepa.collect import split
+        kept = self.hourly.get(site.name)
+        if kept is None or self.clock() - kept[0] >= site.intervals[registry.HOUR]:
+            parts = split(self.collect(site, cadence="all"))
+            self.hourly[site.name] = (self.clock(), parts[registry.HOUR])
+            return merge(parts[registry.MINUTE], parts[registry.HOUR])
+        return merge(self.collect(site, cadence=registry.MINUTE), kept[1])
+
+
+def merge(minute, hour):
+    """The minute document with the hourly one's metrics, lists and reasons (the collector's
+    own metrics are the minute run's)."""
+    own = {m.key for m in registry.metrics(registry.MINUTE)}
+    return dict(minute, cadence="all",
+                metrics={**{k: v for k, v in hour["metrics"].items() if k not in own}, **minute["metrics"]},
+                discovery={**hour["discovery"], **minute["discovery"]},
+                unsupported={**hour["unsupported"], **minute["unsupported"]})
+
+
 def serve(cfg, listen, cache_seconds=5.0, collect=None):
     """Serve /metrics and /healthz on `listen` (a ListenAddress) until interrupted.
 
@@ -278,9 +309,10 @@ def serve(cfg, listen, cache_seconds=5.0, collect=None):
     target is the collector's, not the site's. OSError when the address cannot be bound."""
     if collect is None:
         from zabbix_sepa.collect import collect
+    cadenced = Cadenced(collect)
 
     def every_site():
-        return exposition([collect(site) for site in cfg.sites])
+        return exposition([cadenced.document(site) for site in cfg.sites])
 
     limit = connection_limit()
     server = MetricsServer(listen, SharedCollection(every_site, cache_seconds), Connections(limit))
