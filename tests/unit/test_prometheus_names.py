@@ -34,3 +34,18 @@ def test_exposition():
     assert f"sepa_collector_unsupported_metrics{{{site}}} 1\n" in text
     assert "sepa_audit_events_7d" not in text                # absent, not zero
     assert text.count("# TYPE sepa_batch_status gauge") == 1
+
+
+def test_every_metric_declares_its_prometheus_name_in_its_group():
+    """The names are declared, not guessed: valid, unit-suffixed, a label exactly for keys with
+    a parameter, and no two metrics on one series."""
+    import re
+    suffix = {"s": "_seconds", "B": "_bytes", "%": "_ratio", "EUR": "_eur"}
+    for m in registry.metrics():
+        if m.value_type == "str":
+            assert (m.prometheus, m.label) == ("", ""), m.key
+            continue
+        assert re.fullmatch(r"sepa_[a-z0-9_]+", m.prometheus), m.key
+        assert m.prometheus.endswith(suffix.get(m.unit, "")), m.key
+        assert not m.prometheus.endswith(("_count", "_total")), m.key     # promtool: not on gauges
+        assert bool(m.label) == ("[" in m.key), m.key

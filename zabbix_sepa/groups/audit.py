@@ -25,12 +25,13 @@ GROUP = Group(
     sections=(
         Section("summary", collect, optional_tables=(AUDIT,), metrics=(
             Metric("sepa.audit.events_7d", "Audit events in 7d", INT,
-                   description="SEPA Audit Log rows created within 7 days."),
+                   description="SEPA Audit Log rows created within 7 days.", prometheus="sepa_audit_events_7d"),
             Metric("sepa.audit.exceptions_7d", "Audit exceptions in 7d", INT,
                    description="Audit events within 7 days with compliance status Exception, "
-                               "Failed or Error."),
+                               "Failed or Error.", prometheus="sepa_audit_exceptions_7d"),
             Metric("sepa.audit.compliance_rate_7d", "Audit compliance rate 7d", FLOAT, "%",
-                   description="Compliant share of audit events with a compliance status; 100 if none."),
+                   description="Compliant share of audit events with a compliance status; 100 if none.",
+                   prometheus="sepa_audit_compliance_rate_7d_ratio"),
         )),
     ),
     macros=(

@@ -33,6 +33,15 @@ class Metric:
     unit: str = ""           # Zabbix unit: s, B, %, EUR, ...
     description: str = ""
     valuemap: Tuple[Tuple[int, str], ...] = ()   # ((value, meaning), ...) for status codes
+    # Prometheus: the family name (with its unit suffix: _seconds, _bytes, _ratio for %,
+    # _eur), and for a key with a [parameter] the label that carries it; "" for a STR metric,
+    # exposed as an info metric.
+    prometheus: str = ""
+    label: str = ""
+    # The template's "SEPA overview" dashboard: the label of the metric's value widget ("":
+    # not on the board), and the graph it is drawn in with the axis side.
+    overview: str = ""
+    graph: Tuple[str, str] = ()                   # (graph name, "left" or "right")
 
 
 # Trigger severities, as the Zabbix 6.0 export names them.

@@ -105,41 +105,58 @@ def discovery(ctx):
 
 def _status_metrics():
     out = [Metric(f"sepa.batch.status[{k}]", f"Batches in status {v}", INT,
-                  description=f"Batches whose status is {v} (site collation).")
+                  description=f"Batches whose status is {v} (site collation).",
+                  prometheus="sepa_batch_status", label="status")
            for k, v in STATUSES.items()]
     out.append(Metric("sepa.batch.status[other]", "Batches in other statuses", INT,
                       description="Batches whose status is none of the six named ones "
-                                  "(e.g. Cancelled, Partially Processed)."))
+                                  "(e.g. Cancelled, Partially Processed).",
+                      prometheus="sepa_batch_status", label="status"))
     return out
 
 
 SUMMARY_METRICS = (
-    Metric("sepa.batch.total", "Batches", INT, description="Direct debit batches (cancelled excluded)."),
+    Metric("sepa.batch.total", "Batches", INT, description="Direct debit batches (cancelled excluded).",
+           prometheus="sepa_batches"),
     Metric("sepa.batch.created_24h", "Batches created in 24h", INT,
-           description="Batches created within the last 24 hours."),
+           description="Batches created within the last 24 hours.", prometheus="sepa_batch_created_24h"),
     *_status_metrics(),
     Metric("sepa.batch.pending.count", "Pending batches", INT,
-           description="Batches in Draft, Generated, Submitted or Partially Collected."),
+           description="Batches in Draft, Generated, Submitted or Partially Collected.",
+           prometheus="sepa_batch_pending", overview="Pending batches", graph=("SEPA: batches", "left")),
     Metric("sepa.batch.pending.amount", "Pending amount", FLOAT, "EUR",
-           description="Sum of total_amount over pending batches."),
+           description="Sum of total_amount over pending batches.",
+           prometheus="sepa_batch_pending_amount_eur",
+           overview="Pending amount", graph=("SEPA: amounts", "right")),
     Metric("sepa.batch.pending.oldest_age", "Oldest pending batch age", FLOAT, "s",
-           description="Age of the oldest pending batch by creation; 0 if none."),
+           description="Age of the oldest pending batch by creation; 0 if none.",
+           prometheus="sepa_batch_pending_oldest_age_seconds"),
     Metric("sepa.batch.stuck", "Stuck batches", INT,
            description="Draft/Generated batches older than batch_stuck_hours plus Submitted "
-                       "batches older than batch_unprocessed_hours."),
+                       "batches older than batch_unprocessed_hours.",
+           prometheus="sepa_batch_stuck", overview="Stuck batches", graph=("SEPA: batches", "left")),
     Metric("sepa.batch.failed_24h", "Failed batches in 24h", INT,
-           description="Batches in Failed, Partially Failed or Rolled Back modified within 24h."),
+           description="Batches in Failed, Partially Failed or Rolled Back modified within 24h.",
+           prometheus="sepa_batch_failed_24h", overview="Failed batches 24h", graph=("SEPA: batches", "left")),
     Metric("sepa.batch.failed_7d", "Failed batches in 7d", INT,
-           description="Batches in Failed, Partially Failed or Rolled Back modified within 7 days."),
+           description="Batches in Failed, Partially Failed or Rolled Back modified within 7 days.",
+           prometheus="sepa_batch_failed_7d"),
     Metric("sepa.batch.success_rate_30d", "Batch success rate 30d", FLOAT, "%",
-           description="Processed / finished batches with batch_date within 30 days; 100 if none."),
+           description="Processed / finished batches with batch_date within 30 days; 100 if none.",
+           prometheus="sepa_batch_success_rate_30d_ratio",
+           overview="Batch success 30d", graph=("SEPA: rates", "left")),
     Metric("sepa.batch.collected_amount_30d", "Collected amount 30d", FLOAT, "EUR",
-           description="Sum of total_amount of Processed batches with batch_date within 30 days."),
+           description="Sum of total_amount of Processed batches with batch_date within 30 days.",
+           prometheus="sepa_batch_collected_amount_30d_eur",
+           overview="Collected 30d", graph=("SEPA: amounts", "right")),
     Metric("sepa.batch.entry.failed_7d", "Failed batch entries 7d", INT,
-           description="Batch entries with status Failed in batches with batch_date within 7 days."),
+           description="Batch entries with status Failed in batches with batch_date within 7 days.",
+           prometheus="sepa_batch_entry_failed_7d"),
     Metric("sepa.batch.entry.failure_rate_7d", "Batch entry failure rate 7d", FLOAT, "%",
            description="Failed entries / all entries of batches with batch_date within 7 days; "
-                       "0 if none."),
+                       "0 if none.",
+           prometheus="sepa_batch_entry_failure_rate_7d_ratio",
+           overview="Entry failures 7d", graph=("SEPA: rates", "left")),
 )
 
 GROUP = Group(

@@ -87,15 +87,16 @@ GROUP = Group(
     sections=(
         Section("self", collect, needs_db=False, cadence=EVERY_RUN, metrics=(
             Metric("sepa.collector.duration", "Collection duration", FLOAT, "s",
-                   description="Seconds the whole collection took."),
+                   description="Seconds the whole collection took.", prometheus="sepa_collector_duration_seconds"),
             Metric("sepa.collector.queries", "Collection SQL statements", INT,
-                   description="SQL statements the collection executed."),
+                   description="SQL statements the collection executed.", prometheus="sepa_collector_queries"),
             Metric("sepa.collector.rss", "Collector peak memory", INT, "B",
-                   description="Peak resident memory of the collector process."),
+                   description="Peak resident memory of the collector process.",
+                   prometheus="sepa_collector_rss_bytes"),
             Metric("sepa.collector.status", "Collector status", INT,
                    description="0 all groups collected; 1 some group failed (required table missing, "
                                "query error or timeout); 2 the database could not be reached.",
-                   valuemap=tuple(STATUS_NAMES.items())),
+                   valuemap=tuple(STATUS_NAMES.items()), prometheus="sepa_collector_status", overview="Collector"),
             Metric("sepa.collector.version", "Collector version", STR,
                    description="zabbix-sepa package version."),
         )),

@@ -21,10 +21,11 @@ GROUP = Group(
     sections=(
         Section("summary", collect, tables=(SCHEDULE,), metrics=(
             Metric("sepa.dues.active", "Active dues schedules", INT,
-                   description="Non-template dues schedules with status Active."),
+                   description="Non-template dues schedules with status Active.", prometheus="sepa_dues_active"),
             Metric("sepa.dues.stuck", "Stuck dues schedules", INT,
                    description="Active auto-generating schedules whose next_invoice_date has passed: "
-                               "the invoice run did not happen."),
+                               "the invoice run did not happen.",
+                   prometheus="sepa_dues_stuck", overview="Stuck dues"),
         )),
     ),
     macros=(

@@ -79,9 +79,11 @@ def collect(ctx):
 def _category_metrics():
     out = [Metric(f"sepa.error.category_24h[{cat}]", f"Errors in 24h: {cat}", INT,
                   description=f"Error Log rows within 24h in category {cat} "
-                              f"(matching {', '.join(pats)}).") for cat, pats in CATEGORIES]
+                              f"(matching {', '.join(pats)}).",
+                  prometheus="sepa_error_category_24h", label="category") for cat, pats in CATEGORIES]
     out.append(Metric("sepa.error.category_24h[other]", "Errors in 24h: other", INT,
-                      description="Error Log rows within 24h in no other category."))
+                      description="Error Log rows within 24h in no other category.",
+                      prometheus="sepa_error_category_24h", label="category"))
     return out
 
 
@@ -91,12 +93,15 @@ GROUP = Group(
     sections=(
         Section("summary", collect, tables=(ERROR_LOG,), metrics=(
             Metric("sepa.error.count_1h", "Errors in 1h", INT,
-                   description="Error Log rows created within the last hour."),
+                   description="Error Log rows created within the last hour.",
+                   prometheus="sepa_error_count_1h", overview="Errors 1h", graph=("SEPA: errors", "left")),
             Metric("sepa.error.count_24h", "Errors in 24h", INT,
-                   description="Error Log rows created within the last 24 hours."),
+                   description="Error Log rows created within the last 24 hours.",
+                   prometheus="sepa_error_count_24h"),
             *_category_metrics(),
             Metric("sepa.error.sepa_24h", "SEPA errors in 24h", INT,
-                   description="Error Log rows within 24h mentioning sepa, direct debit or mandate."),
+                   description="Error Log rows within 24h mentioning sepa, direct debit or mandate.",
+                   prometheus="sepa_error_sepa_24h", overview="SEPA errors 24h", graph=("SEPA: errors", "left")),
         )),
     ),
     macros=(

@@ -82,9 +82,11 @@ def ibans_and_banks(ctx):
 
 def _status_metrics():
     out = [Metric(f"sepa.mandate.status[{k}]", f"Mandates in status {v}", INT,
-                  description=f"SEPA mandates whose status is {v}.") for k, v in STATUSES.items()]
+                  description=f"SEPA mandates whose status is {v}.",
+                  prometheus="sepa_mandate_status", label="status") for k, v in STATUSES.items()]
     out.append(Metric("sepa.mandate.status[other]", "Mandates in other statuses", INT,
-                      description="SEPA mandates whose status is none of the five named ones."))
+                      description="SEPA mandates whose status is none of the five named ones.",
+                      prometheus="sepa_mandate_status", label="status"))
     return out
 
 
@@ -93,23 +95,32 @@ GROUP = Group(
     title="SEPA mandates",
     sections=(
         Section("summary", summary, cadence=HOUR, tables=(MANDATE, USAGE), metrics=(
-            Metric("sepa.mandate.total", "Mandates", INT, description="SEPA mandates."),
+            Metric("sepa.mandate.total", "Mandates", INT, description="SEPA mandates.",
+                   prometheus="sepa_mandates"),
             *_status_metrics(),
             Metric("sepa.mandate.expiring_30d", "Mandates expiring in 30d", INT,
-                   description="Active mandates whose expiry_date is within the next 30 days."),
+                   description="Active mandates whose expiry_date is within the next 30 days.",
+                   prometheus="sepa_mandate_expiring_30d",
+                   overview="Expiring 30d", graph=("SEPA: mandate health", "left")),
             Metric("sepa.mandate.expired_active", "Expired mandates still active", INT,
-                   description="Active mandates whose expiry_date has passed."),
+                   description="Active mandates whose expiry_date has passed.",
+                   prometheus="sepa_mandate_expired_active",
+                   overview="Expired, active", graph=("SEPA: mandate health", "left")),
             Metric("sepa.mandate.dormant", "Dormant mandates", INT,
-                   description="Active mandates not used (or signed, if never used) for 36 months."),
+                   description="Active mandates not used (or signed, if never used) for 36 months.",
+                   prometheus="sepa_mandate_dormant", overview="Dormant", graph=("SEPA: mandate health", "left")),
             Metric("sepa.mandate.created_30d", "Mandates created in 30d", INT,
-                   description="Mandates created within the last 30 days."),
+                   description="Mandates created within the last 30 days.", prometheus="sepa_mandate_created_30d"),
             Metric("sepa.mandate.cancelled_30d", "Mandates cancelled in 30d", INT,
-                   description="Mandates with cancelled_date within the last 30 days."),
+                   description="Mandates with cancelled_date within the last 30 days.",
+                   prometheus="sepa_mandate_cancelled_30d"),
         )),
         Section("iban", ibans_and_banks, cadence=HOUR, max_statements=2, tables=(MANDATE, BATCH, ENTRY),
                 metrics=(
             Metric("sepa.mandate.iban_invalid", "Active mandates with an invalid IBAN", INT,
-                   description="Active mandates whose IBAN fails the format or ISO 13616 mod-97 check."),
+                   description="Active mandates whose IBAN fails the format or ISO 13616 mod-97 check.",
+                   prometheus="sepa_mandate_iban_invalid",
+                   overview="Invalid IBAN", graph=("SEPA: mandate health", "left")),
         ), discovery=(
             Discovery("banks", ("{#BANK}",), ("mandates", "failed_entries_30d"),
                       "Active mandates per bank (country:bank code of a valid IBAN).",

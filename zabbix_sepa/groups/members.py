@@ -34,14 +34,17 @@ GROUP = Group(
     title="Members",
     sections=(
         Section("summary", collect, cadence=HOUR, tables=(MEMBER, MANDATE, VOLUNTEER), metrics=(
-            Metric("sepa.member.active", "Active members", INT, description="Members with status Active."),
+            Metric("sepa.member.active", "Active members", INT, description="Members with status Active.",
+                   prometheus="sepa_member_active"),
             Metric("sepa.member.new_30d", "New members in 30d", INT,
-                   description="Members created within the last 30 days."),
+                   description="Members created within the last 30 days.", prometheus="sepa_member_new_30d"),
             Metric("sepa.member.sepa_without_mandate", "SEPA members without an active mandate", INT,
                    description="Active members paying by SEPA Direct Debit with no Active mandate: "
-                               "their dues cannot be collected."),
+                               "their dues cannot be collected.",
+                   prometheus="sepa_member_sepa_without_mandate",
+                   overview="SEPA, no mandate", graph=("SEPA: mandate health", "left")),
             Metric("sepa.volunteer.active", "Active volunteers", INT,
-                   description="Volunteers with status Active."),
+                   description="Volunteers with status Active.", prometheus="sepa_volunteer_active"),
         )),
     ),
     macros=(

@@ -67,10 +67,13 @@ GROUP = Group(
     sections=(
         Section("summary", summary, tables=(JOB_LOG,), metrics=(
             Metric("sepa.scheduler.failed_24h", "Failed scheduled jobs in 24h", INT,
-                   description="Scheduled Job Log rows with status Failed within 24h."),
+                   description="Scheduled Job Log rows with status Failed within 24h.",
+                   prometheus="sepa_scheduler_failed_24h",
+                   overview="Job failures 24h", graph=("SEPA: errors", "left")),
             Metric("sepa.scheduler.last_activity_age", "Scheduler last activity age", FLOAT, "s",
                    description="Age of the newest Scheduled Job Log row; -1 if none. A growing value "
-                               "means the scheduler is down."),
+                               "means the scheduler is down.",
+                   prometheus="sepa_scheduler_last_activity_age_seconds", overview="Scheduler idle"),
         )),
         Section("jobs", jobs, max_statements=2, tables=(JOB_TYPE, JOB_LOG), discovery=(
             Discovery("jobs", ("{#JOB}",), ("last_success_age", "failed_24h"),

@@ -14,9 +14,9 @@ GROUP = Group(
     sections=(
         Section("server", collect, max_statements=0, metrics=(
             Metric("sepa.db.size", "Site database size", INT, "B",
-                   description="Bytes of data and indexes of the site's schema."),
+                   description="Bytes of data and indexes of the site's schema.", prometheus="sepa_db_size_bytes"),
             Metric("sepa.db.threads_connected", "Database threads connected", INT,
-                   description="The server's Threads_connected."),
+                   description="The server's Threads_connected.", prometheus="sepa_db_threads_connected"),
         )),
     ),
 )

@@ -1,4 +1,5 @@
-"""The same document as Prometheus text exposition (format 0.0.4), named from the registry.
+"""The same document as Prometheus text exposition (format 0.0.4), with the names each metric's
+group declares (Metric.prometheus and .label), for example:
 
     sepa.batch.pending.count        -> sepa_batch_pending{site="..."}   (promtool: no _count/_total
     sepa.batch.total                -> sepa_batches{site="..."}            on gauges)
@@ -34,24 +35,12 @@ def _base(key):
 
 
 def name_of(metric):
-    """(prometheus name, label name or None, label value or None, scale).
-
-    promtool reserves `_count` for histograms/summaries and `_total` for counters, and all
-    of these are gauges: sepa.batch.pending.count becomes sepa_batch_pending and
-    sepa.batch.total sepa_batches."""
-    suffix, scale = UNITS.get(metric.unit, ("", 1.0))
-    base = _base(metric.key)
-    if base.endswith("_count"):
-        base = base[:-len("_count")]
-    elif base.endswith("_total"):
-        base = base[:-len("_total")]
-        base += "es" if base.endswith(("ch", "sh", "s", "x")) else "s"
-    label = value = None
-    if "[" in metric.key:
-        value = metric.key[metric.key.index("[") + 1:-1]
-        label = base.rsplit("_", 1)[-1] if not base.endswith(("_24h", "_7d", "_30d")) else \
-            base.split("_")[-2]
-    return base + suffix, label, value, scale
+    """(prometheus name, label name or None, label value or None, scale), as the metric's
+    group declares them: the family (promtool reserves `_count` and `_total`, and these are all
+    gauges, so sepa.batch.pending.count is sepa_batch_pending), and for a key with a
+    [parameter] the label carrying it. A percentage is exposed as a ratio."""
+    value = metric.key[metric.key.index("[") + 1:-1] if "[" in metric.key else None
+    return metric.prometheus, metric.label or None, value, UNITS.get(metric.unit, ("", 1.0))[1]
 
 
 def _label_value(text):

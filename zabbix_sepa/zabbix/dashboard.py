@@ -5,50 +5,14 @@ grid; 7.0's grid has 72 columns of a third of the width (rows are the same
 70 px), so there x and width are tripled and the board looks the same."""
 from zabbix_sepa import registry
 
-# (key, label) of the single values, in reading order: batches, money, mandates, health.
-VALUES = (
-    ("sepa.batch.pending.count", "Pending batches"),
-    ("sepa.batch.failed_24h", "Failed batches 24h"),
-    ("sepa.batch.stuck", "Stuck batches"),
-    ("sepa.batch.success_rate_30d", "Batch success 30d"),
-    ("sepa.collection.rate_30d", "Collection rate 30d"),
-    ("sepa.batch.entry.failure_rate_7d", "Entry failures 7d"),
-    ("sepa.invoice.outstanding.amount", "Outstanding"),
-    ("sepa.invoice.overdue.amount", "Overdue"),
-    ("sepa.batch.pending.amount", "Pending amount"),
-    ("sepa.batch.collected_amount_30d", "Collected 30d"),
-    ("sepa.retry.pending", "Retries pending"),
-    ("sepa.retry.escalated", "Retries escalated"),
-    ("sepa.mandate.status[active]", "Active mandates"),
-    ("sepa.mandate.expiring_30d", "Expiring 30d"),
-    ("sepa.mandate.expired_active", "Expired, active"),
-    ("sepa.mandate.dormant", "Dormant"),
-    ("sepa.mandate.iban_invalid", "Invalid IBAN"),
-    ("sepa.member.sepa_without_mandate", "SEPA, no mandate"),
-    ("sepa.error.count_1h", "Errors 1h"),
-    ("sepa.error.sepa_24h", "SEPA errors 24h"),
-    ("sepa.scheduler.failed_24h", "Job failures 24h"),
-    ("sepa.scheduler.last_activity_age", "Scheduler idle"),
-    ("sepa.dues.stuck", "Stuck dues"),
-    ("sepa.collector.status", "Collector"),
-)
+# The value widgets and graphs are where the metrics' groups place them (Metric.overview and
+# Metric.graph), in registry order; the graphs in this order, drawn in these colours.
+GRAPH_ORDER = ("SEPA: amounts", "SEPA: rates", "SEPA: batches", "SEPA: mandate health", "SEPA: errors")
+COLORS = ("1A7C11", "F63100", "2774A4", "A54F10", "FC6EA3", "6C59DC")
 
-# name -> (keys, draw colors)
-GRAPHS = {
-    "SEPA: amounts": (("sepa.invoice.outstanding.amount", "sepa.invoice.overdue.amount",
-                       "sepa.batch.pending.amount", "sepa.batch.collected_amount_30d"),
-                      ("1A7C11", "F63100", "2774A4", "A54F10")),
-    "SEPA: rates": (("sepa.collection.rate_30d", "sepa.batch.success_rate_30d",
-                     "sepa.batch.entry.failure_rate_7d"), ("1A7C11", "2774A4", "F63100")),
-    "SEPA: batches": (("sepa.batch.pending.count", "sepa.batch.stuck", "sepa.batch.failed_24h"),
-                      ("2774A4", "FC6EA3", "F63100")),
-    "SEPA: mandate health": (("sepa.mandate.expiring_30d", "sepa.mandate.expired_active",
-                              "sepa.mandate.dormant", "sepa.mandate.iban_invalid",
-                              "sepa.member.sepa_without_mandate"),
-                             ("2774A4", "F63100", "A54F10", "FC6EA3", "6C59DC")),
-    "SEPA: errors": (("sepa.error.count_1h", "sepa.error.sepa_24h", "sepa.scheduler.failed_24h"),
-                     ("F63100", "A54F10", "2774A4")),
-}
+VALUES = tuple((m.key, m.overview) for m in registry.metrics() if m.overview)
+GRAPHS = {name: [(m.key, m.graph[1]) for m in registry.metrics() if m.graph and m.graph[0] == name]
+          for name in GRAPH_ORDER}
 
 METRICS = {m.key: m for m in registry.metrics()}
 
@@ -58,11 +22,11 @@ GRID_COLUMNS = {"6.0": 24, "7.0": 72}
 
 def graphs(render):
     return [{"uuid": render.uuid("graph", name), "name": name,
-             "graph_items": [{"sortorder": str(i), "color": color,
+             "graph_items": [{"sortorder": str(i), "color": COLORS[i % len(COLORS)],
                               "item": {"host": render.name, "key": key}} | (
-                                 {"yaxisside": "RIGHT"} if name == "SEPA: amounts" and i >= 2 else {})
-                             for i, (key, color) in enumerate(zip(keys, colors))]}
-            for name, (keys, colors) in GRAPHS.items()]
+                                 {"yaxisside": "RIGHT"} if side == "right" else {})
+                             for i, (key, side) in enumerate(members)]}
+            for name, members in GRAPHS.items()]
 
 
 # Values shown as words (value maps) need a smaller font than numbers to fit the widget.
