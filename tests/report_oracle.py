@@ -9,7 +9,7 @@ as long and ends just before it.
 import datetime as dt
 import re
 
-from tests.oracle import FAILED, FINISHED, PENDING, _fold, _is, _live, _pct  # noqa: F401 (PENDING for callers)
+from tests.oracle import FAILED, FINISHED, _fold, _is, _live, _pct
 
 DAY = dt.timedelta(days=1)
 

@@ -13,9 +13,15 @@ The types are in `zabbix_sepa.groups.base` and re-exported here.
 import re
 
 from zabbix_sepa.groups import ALL, collector
-from zabbix_sepa.groups.base import (AVERAGE, CADENCES, EVERY_RUN, FLOAT, HIGH, HOUR, INFO, INT,  # noqa: F401
+from zabbix_sepa.groups.base import (AVERAGE, CADENCES, EVERY_RUN, FLOAT, HIGH, HOUR, INFO, INT,
                                      MINUTE, STR, TEXT, WARNING, Discovery, Group, Macro, Metric, Section,
                                      Threshold, Trigger, above, below)
+
+__all__ = ["AVERAGE", "CADENCES", "EVERY_RUN", "FLOAT", "HIGH", "HOUR", "INFO", "INT", "MINUTE", "STR", "TEXT",
+           "WARNING", "Discovery", "Group", "Macro", "Metric", "Section", "Threshold", "Trigger", "above",
+           "below", "MASTER_KEYS", "INTERVALS", "UNSUPPORTED", "groups", "sections", "metrics", "discoveries",
+           "cadence_of", "document_cadences", "master_key", "item_key", "tables", "macros", "triggers",
+           "thresholds", "roots", "trigger_cadences"]
 
 # The value that carries each cadence's document: a trapper item of this key, or the agent
 # item `<key>[<site>]` answered by the UserParameter `<key>[*]`.
