@@ -10,10 +10,12 @@ are dropped. A section that fails in any way leaves only its own keys unsupporte
 import calendar
 import datetime as dt
 import logging
+import os
 import resource
 import sys
 import threading
 import time
+import traceback
 from types import SimpleNamespace
 
 from zabbix_sepa import CONTRACT_VERSION, __version__, registry
@@ -132,41 +134,32 @@ def _db_sections(cadence):
 
 def _run_section(ctx, site, group, section):
     """(values, None) or (None, reason): whatever goes wrong stays with this section's keys.
-    A non-database failure is named by its type and place only: its message could quote
-    the data (an IBAN) that must not leave the collector."""
+    A failure that is not the database's is a bug, named by its type and place only: its
+    message could quote the data (an IBAN) that must not leave the collector."""
+    name = f"{group.name}.{section.name}"
     try:
         values = section.run(ctx)
-        missing = [k for k in section.keys if k not in values]
-        if missing:
-            raise _Missing(missing)
-        return values, None
     except DatabaseError as exc:
-        log.warning("site %s: %s.%s failed: %s", site.name, group.name, section.name, exc)
-        return None, f"{group.name}.{section.name}: {exc}"
-    except _Missing as exc:
-        log.error("site %s: %s.%s returned no value for %s", site.name, group.name, section.name, exc.keys[0])
-        return None, f"{group.name}.{section.name}: returned no value for {exc.keys[0]} (a collector bug)"
+        log.warning("site %s: %s failed: %s", site.name, name, exc)
+        return None, f"{name}: {exc}"
     except Exception as exc:  # noqa: BLE001 - a bug in one section must not cost the others
         where = _where(exc)
-        log.error("site %s: %s.%s failed: %s at %s", site.name, group.name, section.name, type(exc).__name__, where)
-        return None, f"{group.name}.{section.name}: {type(exc).__name__} at {where} (a collector bug)"
-
-
-class _Missing(Exception):
-    def __init__(self, keys):
-        super().__init__(keys)
-        self.keys = keys
+        log.error("site %s: %s failed: %s at %s", site.name, name, type(exc).__name__, where)
+        return None, f"{name}: {type(exc).__name__} at {where} (a collector bug)"
+    missing = [k for k in section.keys if not isinstance(values, dict) or k not in values]
+    if missing:
+        log.error("site %s: %s returned no value for %s", site.name, name, missing[0])
+        return None, f"{name}: returned no value for {missing[0]} (a collector bug)"
+    return values, None
 
 
 def _where(exc):
-    """file:line of the innermost zabbix_sepa frame of `exc`."""
-    import os
-    import traceback
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}zabbix_sepa{os.sep}" in f.filename]
+    """file:line of the innermost zabbix_sepa frame of `exc`, e.g. groups/mandates.py:91."""
+    package = f"{os.sep}zabbix_sepa{os.sep}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if package in f.filename]
     if not frames:
         return "?"
-    f = frames[-1]
-    return f"{f.filename.rsplit(os.sep + 'zabbix_sepa' + os.sep, 1)[1]}:{f.lineno}"
+    return f"{frames[-1].filename.rsplit(package, 1)[1]}:{frames[-1].lineno}"
 
 
 def _work(run, site, now, timings, cadence):

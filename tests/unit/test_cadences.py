@@ -102,6 +102,7 @@ def db_error(ctx):
     (broken, "t.bad: ValueError at "),
     (lambda ctx: {}, "t.bad: returned no value for t.bad (a collector bug)"),
     (lambda ctx: {"t.bad": 1 / 0}, "t.bad: ZeroDivisionError at "),
+    (lambda ctx: None, "t.bad: returned no value for t.bad (a collector bug)"),
     (db_error, "t.bad: Lock wait timeout exceeded"),
 ])
 def test_a_section_that_fails_in_any_way_costs_only_its_own_keys(fake_registry, caplog, run, reason):
