@@ -79,6 +79,7 @@ class SiteDB:
                       thresholds=dict(DEFAULT_THRESHOLDS), discovery=dict(DEFAULT_DISCOVERY),
                       timezone="Europe/Amsterdam", collect_timeout=10.0)
         values.update(overrides)
+        values.setdefault("hour_collect_timeout", values["collect_timeout"])   # one budget unless a test says
         assert isinstance(values["database"], DatabaseConfig)
         return Site(**values)
 

@@ -233,7 +233,7 @@ def collect(site, now=None, started=None, timings=None, cadence=ALL):
         run.closed = True
         if run.reachable is None:
             run.reachable = False
-            run.unreachable_reason = f"no answer from the database within {_budget_name(cadence)} ({budget:g} s)"
+            run.unreachable_reason = f"no answer from the database within {_budget_name(site, cadence)} ({budget:g} s)"
         if not run.reachable:
             log.warning("site %s: database unreachable: %s", site.name, run.unreachable_reason)
         for _, section in _db_sections(cadence):
@@ -243,7 +243,7 @@ def collect(site, now=None, started=None, timings=None, cadence=ALL):
                 if not run.reachable:
                     run.unsupported[key] = f"database unreachable: {run.unreachable_reason}"
                 else:
-                    run.unsupported[key] = f"{_budget_name(cadence)} ({budget:g} s) exceeded"
+                    run.unsupported[key] = f"{_budget_name(site, cadence)} ({budget:g} s) exceeded"
                     run.failed = True
         status = 2 if not run.reachable else (1 if run.failed else 0)
 
@@ -274,8 +274,10 @@ def collect(site, now=None, started=None, timings=None, cadence=ALL):
             "cadence": cadence, "metrics": metrics, "discovery": discovery, "unsupported": unsupported}
 
 
-def _budget_name(cadence):
-    return "cadences.hour.collect_timeout" if cadence == registry.HOUR else "collect_timeout"
+def _budget_name(site, cadence):
+    """The config key of the budget a collection of `cadence` had (all: the larger one)."""
+    hourly = cadence == registry.HOUR or (cadence == ALL and site.hour_collect_timeout > site.collect_timeout)
+    return "cadences.hour.collect_timeout" if hourly else "collect_timeout"
 
 
 def split(document):

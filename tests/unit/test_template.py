@@ -387,3 +387,11 @@ def test_7_0_dashboard_widget_shapes():
             references.append(w["fields"][1]["value"])
     assert len(set(references)) == len(references) == 5
     assert all(re.fullmatch("[A-Z]{5}", r) for r in references)
+
+
+def test_the_overview_shows_the_figures_an_admin_looks_for():
+    from zabbix_sepa.zabbix.dashboard import VALUES
+    labels = [label for _, label in VALUES]
+    assert len(labels) == len(set(labels)) == 24
+    assert {"Pending batches", "Failed batches 24h", "Stuck batches", "Collection rate 30d", "Outstanding",
+            "Active mandates", "Invalid IBAN", "Errors 1h", "Scheduler idle", "Collector"} <= set(labels)

@@ -62,11 +62,11 @@ def _partial(cadence):
         (f"sepa.collector.status[{cadence}]", "hourly ")
     unsupported = "SEPA: collector unsupported" + ("" if cadence == MINUTE else f" [{cadence}]")
     return Trigger(f"SEPA: {what}collection partial",
-                   f"last(/T/{key})=1" if cadence == MINUTE else f"last(/T/{key})>=1", WARNING,
+                   f"last(/T/{key})=1", WARNING,
                    f"Some metric group of the {cadence} collection could not be collected (a required "
-                   f"table is missing, a query failed or its collect_timeout was exceeded"
-                   f"{'' if cadence == MINUTE else ', or the database could not be reached'}). "
-                   f"The item {unsupported} says which and why.",
+                   f"table is missing, a query failed or its collect_timeout was exceeded). The item "
+                   f"{unsupported} says which and why. (A database that cannot be reached is the minute "
+                   f"collection's problem \"collector cannot reach the database\".)",
                    event_name=f"SEPA: {what}collection partial (some groups failed)", independent=True)
 
 

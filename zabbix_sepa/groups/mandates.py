@@ -83,7 +83,8 @@ def ibans_and_banks(ctx):
 def _status_metrics():
     out = [Metric(f"sepa.mandate.status[{k}]", f"Mandates in status {v}", INT,
                   description=f"SEPA mandates whose status is {v}.",
-                  prometheus="sepa_mandate_status", label="status") for k, v in STATUSES.items()]
+                  prometheus="sepa_mandate_status", label="status",
+                  overview="Active mandates" if k == "active" else "") for k, v in STATUSES.items()]
     out.append(Metric("sepa.mandate.status[other]", "Mandates in other statuses", INT,
                       description="SEPA mandates whose status is none of the five named ones.",
                       prometheus="sepa_mandate_status", label="status"))
