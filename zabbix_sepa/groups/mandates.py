@@ -60,9 +60,14 @@ _NORMALISED = "CAST(UPPER(REPLACE(COALESCE(m.iban, ''), ' ', '')) AS BINARY)"
 _ASCII = "LENGTH(CONVERT(COALESCE(m.iban, '') USING utf8mb4)) = CHAR_LENGTH(COALESCE(m.iban, ''))"
 
 
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# A=10 ... Z=35, as parameters (values never travel inside the SQL text).
+LETTER_PARAMS = {**{f"l_{c}": c for c in LETTERS}, **{f"d_{c}": str(ord(c) - 55) for c in LETTERS}}
+
+
 def _digits(expr):
-    for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-        expr = f"REPLACE({expr}, '{c}', '{ord(c) - 55}')"
+    for c in LETTERS:
+        expr = f"REPLACE({expr}, %(l_{c})s, %(d_{c})s)"
     return expr
 
 
@@ -108,7 +113,7 @@ GROUP BY bank
 
 def ibans_and_banks(ctx):
     invalid, banks, non_ascii = 0, Counter(), 0
-    for bank, n in ctx.db.rows(BANKS_SQL, ctx.params(iban_shape=IBAN_SHAPE)):
+    for bank, n in ctx.db.rows(BANKS_SQL, ctx.params(iban_shape=IBAN_SHAPE, **LETTER_PARAMS)):
         if bank is None:
             non_ascii = int(n)
         elif bank == "":
