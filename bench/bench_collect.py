@@ -264,12 +264,16 @@ def bench(server, scale, runs, args):
         for _ in range(2 if scale == "large" else 1):      # warm the buffer pool; not counted
             run_child(fh.name, "all")
         statements = record_statements(site)
-        samples = {c: [run_child(fh.name, c) for _ in range(runs)] for c in CADENCES}
+        conn = bare_connection(site)
+        floor_once(conn, statements)                       # one more warm-up, of the bare path
+        # Collections and floors interleaved, so that a busy neighbour weighs on both alike.
+        samples, floors = {c: [] for c in CADENCES}, []
+        for _ in range(runs):
+            for c in CADENCES:
+                samples[c].append(run_child(fh.name, c))
+            floors.append(floor_once(conn, statements))
     finally:
         os.unlink(fh.name)
-    conn = bare_connection(site)
-    floor_once(conn, statements)                           # one more warm-up of the bare path
-    floors = [floor_once(conn, statements) for _ in range(runs)]
     floor_ms = {s: 1000 * statistics.median(f.get(s, 0.0) for f in floors) for s in cadences}
     if args.explain:
         explain(conn, statements, floor_ms, args.explain_ms)
