@@ -338,14 +338,16 @@ def test_one_scenario_through_the_real_agent(fleet, tmp_path):
     assert rc == 0, out + err
     (host,) = zabbix.api("host.get", {"filter": {"host": [name]}})
     fleet.hostids[name] = host["hostid"]
-    (master,) = zabbix.api("item.get", {"hostids": [host["hostid"]], "search": {"key_": "sepa.collect["}})
+    masters = zabbix.api("item.get", {"hostids": [host["hostid"]], "search": {"key_": "sepa.collect"},
+                                      "filter": {"type": "0"}})      # the two agent items, minute and hour
+    assert sorted(m["key_"] for m in masters) == [f"sepa.collect.hour[{name}]", f"sepa.collect[{name}]"]
     zabbix.reload_config_cache()
 
     def poll():
         try:
-            zabbix.api("task.create", [{"type": 6, "request": {"itemid": master["itemid"]}}])
+            zabbix.api("task.create", [{"type": 6, "request": {"itemid": m["itemid"]}} for m in masters])
         except zabbix.ApiError:
-            pass                       # the item is not in the server's cache yet
+            pass                       # the items are not in the server's cache yet
         time.sleep(3)
         return host_problems(host["hostid"])
 

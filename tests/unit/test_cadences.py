@@ -138,12 +138,12 @@ def test_split_gives_each_cadence_its_keys_and_the_collectors():
     whole = {"version": 1, "site": "s", "clock": 100, "cadence": "all",
              "metrics": {"sepa.batch.total": 3, "sepa.mandate.total": 9, "sepa.collector.status": 1},
              "discovery": {"batches": [], "banks": [{"{#BANK}": "NL:ABNA"}], "jobs": []},
-             "unsupported": {"sepa.member.active": "x", "discovery.jobs": "y", "sepa.dues.stuck": "z"}}
+             "unsupported": {"sepa.member.active": "x", "discovery.batches": "y", "sepa.dues.stuck": "z"}}
     parts = split(whole)
     assert parts[MINUTE]["metrics"] == {"sepa.batch.total": 3, "sepa.collector.status": 1}
     assert parts[HOUR]["metrics"] == {"sepa.mandate.total": 9, "sepa.collector.status": 1}
-    assert set(parts[MINUTE]["discovery"]) == {"batches", "jobs"} and set(parts[HOUR]["discovery"]) == {"banks"}
-    assert parts[MINUTE]["unsupported"] == {"discovery.jobs": "y", "sepa.dues.stuck": "z"}
+    assert set(parts[MINUTE]["discovery"]) == {"batches"} and set(parts[HOUR]["discovery"]) == {"banks", "jobs"}
+    assert parts[MINUTE]["unsupported"] == {"discovery.batches": "y", "sepa.dues.stuck": "z"}
     assert parts[HOUR]["unsupported"] == {"sepa.member.active": "x"}
     assert parts[HOUR]["clock"] == parts[MINUTE]["clock"] == 100
     assert (parts[MINUTE]["cadence"], parts[HOUR]["cadence"]) == (MINUTE, HOUR)

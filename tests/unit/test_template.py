@@ -140,7 +140,7 @@ def test_business_triggers_depend_on_the_collector_and_state_their_threshold(ver
     roots = {"minute": {"SEPA: no data from the collector", unreachable},
              "hour": {"SEPA: no hourly data from the collector", unreachable}}
     hourly = {m.key for m in registry.metrics(registry.HOUR)} - {m.key for m in registry.metrics(registry.MINUTE)}
-    hourly |= {"sepa.bank."}                      # the banks' prototypes come with the hourly IBAN section
+    hourly |= {d.item_prefix + "." for d in registry.discoveries(registry.HOUR)}    # their item prototypes
     protos = trigger_prototypes_of("trapper", version)
     assert len(protos) == sum(len(d.triggers) for d in registry.discoveries())
     seen = set()

@@ -1,5 +1,5 @@
 """Frappe scheduler: failures, liveness, and the SEPA jobs one by one."""
-from zabbix_sepa.groups.base import (FLOAT, HIGH, INT, WARNING, Discovery, Group, Macro, Metric, Section,
+from zabbix_sepa.groups.base import (FLOAT, HIGH, HOUR, INT, WARNING, Discovery, Group, Macro, Metric, Section,
                                      Threshold, Trigger, above)
 
 JOB_TYPE = "tabScheduled Job Type"
@@ -75,7 +75,7 @@ GROUP = Group(
                                "means the scheduler is down.",
                    prometheus="sepa_scheduler_last_activity_age_seconds", overview="Scheduler idle"),
         )),
-        Section("jobs", jobs, max_statements=2, tables=(JOB_TYPE, JOB_LOG), discovery=(
+        Section("jobs", jobs, cadence=HOUR, max_statements=2, tables=(JOB_TYPE, JOB_LOG), discovery=(
             Discovery("jobs", ("{#JOB}",), ("last_success_age", "failed_24h"),
                       "Scheduled Job Types of SEPA, dues, direct debit, payment retry and mandates.",
                       item_prefix="sepa.job", label="Job {#JOB}", lifetime="7d", fields=(
