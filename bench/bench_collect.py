@@ -8,8 +8,8 @@ Each scale's database is generated once and kept (`zsepa_test_bench_<scale>_g<N>
 N = generator version), so later runs only measure. The server's buffer pool is
 set to 4 GiB first (MariaDB 10.11 resizes online) and warmed by one collection.
 
-Per scale and cadence (minute, hour, all; a section's cadence is `section.cadence`
-when the registry has it, else CADENCE below) it reports the median over the runs of
+Per scale and cadence (minute, hour, all; a section's cadence is `section.cadence`) it
+reports the median over the runs of
 - collection: sepa.collector.duration of a collection restricted to the cadence, each
   run in a fresh process (as the agent runs it), with its statements, peak RSS
   (sepa.collector.rss, i.e. the process's ru_maxrss) and the process's wall time
@@ -23,7 +23,7 @@ markdown table (targets beside the figures) to stdout. `--explain` prints
 ANALYZE for every statement whose floor is above --explain-ms.
 """
 import argparse
-import dataclasses
+import importlib
 import datetime as dt
 import json
 import os
@@ -39,15 +39,6 @@ sys.path.insert(0, ROOT)
 NOW = dt.datetime(2026, 11, 22, 12, 0, 0)
 CADENCES = ("minute", "hour", "all")
 BUFFER_POOL = 4 * 2**30
-# Issue 13's plan, used while the registry's sections have no `cadence` attribute.
-CADENCE = {
-    "batches.summary": "minute", "batches.discovery": "minute", "finance.retries": "minute",
-    "dues.summary": "minute", "errors.summary": "minute", "scheduler.summary": "minute",
-    "scheduler.jobs": "minute", "audit.summary": "minute", "system.server": "minute",
-    "collector.self": "minute",
-    "batches.rates": "hour", "mandates.summary": "hour", "mandates.iban": "hour",
-    "members.summary": "hour", "finance.invoices": "hour",
-}
 # Issue 13's targets: (what, limit) per scale and cadence.
 TARGETS = {
     ("prod", "minute"): "collection <= 0.050 s",
@@ -58,41 +49,19 @@ TARGETS = {
 
 
 def cadence_of(group, section):
-    declared = getattr(section, "cadence", None)
-    if declared:
-        return declared
-    return CADENCE.get(f"{group.name}.{section.name}", "minute")   # unknown: counted as minute, the strict side
-
-
-def restrict(cadence):
-    """Make the registry hold only the sections of `cadence` (this process only)."""
-    from zabbix_sepa import registry
-    if cadence == "all":
-        return
-    groups = []
-    for g in registry.groups():
-        # the collector's view of itself is part of every cadence's document
-        sections = tuple(s for s in g.sections if cadence_of(g, s) == cadence or not s.needs_db)
-        if sections:
-            groups.append(dataclasses.replace(g, sections=sections))
-    groups = tuple(groups)
-    registry.groups = lambda: groups
+    """A section's cadence; the collector's own (every run) counts with each cadence."""
+    return section.cadence
 
 
 def collect_cadence(site, cadence, timings):
-    """One collection of `cadence`: through collect()'s own cadence parameter once it has one."""
-    import inspect
     from zabbix_sepa import collect
-    if "cadence" in inspect.signature(collect.collect).parameters:
-        return collect.collect(site, NOW, timings=timings, cadence=cadence)
-    restrict(cadence)
-    return collect.collect(site, NOW, timings=timings)
+    return collect.collect(site, NOW, timings=timings, cadence=cadence)
 
 
 # -- the child: one collection in a fresh process ---------------------------------
 
 def child(config_path, cadence):
-    import zabbix_sepa.cli  # noqa: F401 - what the CLI process has loaded, for a representative RSS
+    importlib.import_module("zabbix_sepa.cli")     # what the CLI process has loaded: a representative RSS
     from zabbix_sepa import config
     site = config.load(config_path).site(None)
     timings = {}
@@ -254,7 +223,7 @@ def bench(server, scale, runs, args):
     from zabbix_sepa import config
     name = ensure_dataset(server, scale)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-        json.dump({"timezone": "Europe/Amsterdam", "collect_timeout": 120,
+        json.dump({"timezone": "Europe/Amsterdam", "collect_timeout": 120, "cadences": {"hour": {"collect_timeout": 120}},
                    "sites": [{"name": f"bench-{scale}", "database": server.site_database_mapping(name)}]}, fh)
     os.chmod(fh.name, 0o600)
     cadences = section_cadences()
