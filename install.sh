@@ -278,8 +278,8 @@ userparameters_cmd() { echo "$PREFIX/bin/zabbix-sepa"; }
 # " --config FILE" for the lines the timers run, when the config is not where they look by default
 config_opt() {
     [ "$CONFIG" = /etc/zabbix-sepa/config.yaml ] && return 0
-    [[ $CONFIG =~ ^[A-Za-z0-9_./-]+$ ]] \
-        || die "--config-dir $CONFIG_DIR: for the timer and cron lines use letters, digits, '_', '-', '.' and '/' only"
+    [[ $CONFIG =~ ^/[A-Za-z0-9_./-]+$ ]] \
+        || die "--config-dir $CONFIG_DIR: for the timer and cron lines use an absolute path of letters, digits, '_', '-', '.' and '/'"
     printf ' --config %s' "$CONFIG"
 }
 
@@ -467,7 +467,7 @@ do_install() {
     say "  package      $PREFIX (command $BIN_LINK)"
     say "  config       $CONFIG"
     say "  spool        $SPOOL_DIR   cache $CACHE_DIR   log $LOG_DIR"
-    [ -n "$AGENT_FILE" ] && say "  agent        $AGENT_FILE (key sepa.collect[<site>])"
+    [ -n "$AGENT_FILE" ] && say "  agent        $AGENT_FILE (keys sepa.collect[<site>], sepa.collect.hour[<site>])"
     [ -n "$TIMER_WHERE" ] && say "  send         $TIMER_WHERE"
     [ -n "$DAILY_WHERE" ] && say "  daily report $DAILY_WHERE"
     if [ "$DRY_RUN" = no ]; then

@@ -104,7 +104,8 @@ class _Run:
         self.lock = threading.Lock()
         self.closed = False
         self.values, self.discovery, self.unsupported = {}, {}, {}
-        self.failed = False
+        self.failed = set()         # the cadences of the sections that failed
+        self.ends = {}              # cadence -> (time.monotonic(), statements) when its last section ended
         self.reachable = None       # None: never got an answer either way
         self.unreachable_reason = None
         self.db = None
@@ -116,7 +117,8 @@ class _Run:
             if reason is not None:
                 for key in section.keys:
                     self.unsupported[key] = reason
-                self.failed = self.failed or failure
+                if failure:
+                    self.failed.add(section.cadence)
                 return
             for key in section.keys:
                 if key in {d.name for d in section.discovery}:
@@ -193,6 +195,7 @@ def _work(run, site, now, timings, cadence):
                 continue
             began, statements = time.monotonic(), db.statements
             values, reason = _run_section(ctx, site, group, section)
+            run.ends[section.cadence] = (time.monotonic(), db.statements)
             if reason is not None:
                 run.store(section, reason=reason, failure=True)
                 continue
@@ -220,77 +223,87 @@ def collect(site, now=None, started=None, timings=None, cadence=ALL):
     Python's own start-up is inside the budget the agent's Timeout sees."""
     if cadence != ALL and cadence not in registry.CADENCES:
         raise ValueError(f"unknown cadence {cadence!r}: {', '.join(registry.CADENCES)} or {ALL}")
-    began = time.monotonic()
-    started = began if started is None else min(started, began)
-    now = now or site_now(site.timezone)
-    budget = site.budget(cadence)
-    run = _Run(started + budget)
-    worker = threading.Thread(target=_work, args=(run, site, now, timings, cadence), name="collect", daemon=True)
-    worker.start()
-    worker.join(max(0.0, run.deadline - time.monotonic()) + GRACE)
+    return _Collection(site, now, started, timings, cadence).document(cadence)
 
-    with run.lock:
-        run.closed = True
-        if run.reachable is None:
-            run.reachable = False
-            run.unreachable_reason = f"no answer from the database within {_budget_name(site, cadence)} ({budget:g} s)"
-        if not run.reachable:
-            log.warning("site %s: database unreachable: %s", site.name, run.unreachable_reason)
-        for _, section in _db_sections(cadence):
-            for key in section.keys:
-                if key in run.values or key in run.discovery or key in run.unsupported:
-                    continue
-                if not run.reachable:
-                    run.unsupported[key] = f"database unreachable: {run.unreachable_reason}"
-                else:
-                    run.unsupported[key] = f"{_budget_name(site, cadence)} ({budget:g} s) exceeded"
-                    run.failed = True
-        status = 2 if not run.reachable else (1 if run.failed else 0)
 
-    def self_metrics():
-        return {"sepa.collector.duration": round(time.monotonic() - began, 6),
-                "sepa.collector.queries": run.db.statements if run.db else 0,
+def collect_each(site, now=None, started=None, timings=None):
+    """One collection of everything, as one document per cadence: what `send` delivers to
+    each cadence's master item when both are due. Each document's own metrics describe its
+    cadence within the run: its status, and (the minute sections run first) the time and
+    statements until its last section ended."""
+    run = _Collection(site, now, started, timings, ALL)
+    return {cadence: run.document(cadence) for cadence in registry.CADENCES}
+
+
+class _Collection:
+    """One run of the sections of `cadence` within its budget; documents of it."""
+
+    def __init__(self, site, now, started, timings, cadence):
+        self.began = time.monotonic()
+        started = self.began if started is None else min(started, self.began)
+        self.site, self.now, self.cadence = site, now or site_now(site.timezone), cadence
+        budget = site.budget(cadence)
+        run = self.run = _Run(started + budget)
+        worker = threading.Thread(target=_work, args=(run, site, self.now, timings, cadence), name="collect",
+                                  daemon=True)
+        worker.start()
+        worker.join(max(0.0, run.deadline - time.monotonic()) + GRACE)
+        with run.lock:
+            run.closed = True
+            self.finished = time.monotonic()
+            if run.reachable is None:
+                run.reachable = False
+                run.unreachable_reason = (f"no answer from the database within {_budget_name(site, cadence)} "
+                                          f"({budget:g} s)")
+            if not run.reachable:
+                log.warning("site %s: database unreachable: %s", site.name, run.unreachable_reason)
+            for _, section in _db_sections(cadence):
+                for key in section.keys:
+                    if key in run.values or key in run.discovery or key in run.unsupported:
+                        continue
+                    if not run.reachable:
+                        run.unsupported[key] = f"database unreachable: {run.unreachable_reason}"
+                    else:
+                        run.unsupported[key] = f"{_budget_name(site, cadence)} ({budget:g} s) exceeded"
+                        run.failed.add(section.cadence)
+
+    def self_metrics(self, cadence):
+        """The collector's own metrics for the document of `cadence`."""
+        run = self.run
+        failed = run.failed if cadence == ALL else run.failed & {cadence}
+        ended, statements = self.finished, (run.db.statements if run.db else 0)
+        if cadence == registry.MINUTE and self.cadence == ALL and cadence in run.ends:
+            ended, statements = run.ends[cadence]
+        return {"sepa.collector.duration": round(ended - self.began, 6),
+                "sepa.collector.queries": statements,
                 "sepa.collector.rss": peak_rss_bytes(),
-                "sepa.collector.status": status,
+                "sepa.collector.status": 2 if not run.reachable else (1 if failed else 0),
                 "sepa.collector.version": __version__}
 
-    chosen = registry.sections(None if cadence == ALL else cadence)
-    for _, section in chosen:
-        if not section.needs_db:
-            run.values.update(section.run(Context(site, now, self_metrics=self_metrics)))
-    metrics, unsupported, discovery = {}, {}, {}
-    for _, section in chosen:
-        for m in section.metrics:
-            if m.key in run.values:
-                metrics[m.key] = run.values[m.key]
-            else:
-                unsupported[m.key] = run.unsupported[m.key]
-        for d in section.discovery:
-            if d.name in run.discovery:
-                discovery[d.name] = run.discovery[d.name]
-            else:
-                unsupported[f"discovery.{d.name}"] = run.unsupported[d.name]
-    return {"version": CONTRACT_VERSION, "site": site.name, "clock": unix_clock(now, site.timezone),
-            "cadence": cadence, "metrics": metrics, "discovery": discovery, "unsupported": unsupported}
+    def document(self, cadence):
+        run, values = self.run, dict(self.run.values)
+        chosen = registry.sections(None if cadence == ALL else cadence)
+        for _, section in chosen:
+            if not section.needs_db:
+                values.update(section.run(Context(self.site, self.now, self_metrics=lambda: self.self_metrics(cadence))))
+        metrics, unsupported, discovery = {}, {}, {}
+        for _, section in chosen:
+            for m in section.metrics:
+                if m.key in values:
+                    metrics[m.key] = values[m.key]
+                else:
+                    unsupported[m.key] = run.unsupported[m.key]
+            for d in section.discovery:
+                if d.name in run.discovery:
+                    discovery[d.name] = run.discovery[d.name]
+                else:
+                    unsupported[f"discovery.{d.name}"] = run.unsupported[d.name]
+        return {"version": CONTRACT_VERSION, "site": self.site.name,
+                "clock": unix_clock(self.now, self.site.timezone), "cadence": cadence,
+                "metrics": metrics, "discovery": discovery, "unsupported": unsupported}
 
 
 def _budget_name(site, cadence):
     """The config key of the budget a collection of `cadence` had (all: the larger one)."""
     hourly = cadence == registry.HOUR or (cadence == ALL and site.hour_collect_timeout > site.collect_timeout)
     return "cadences.hour.collect_timeout" if hourly else "collect_timeout"
-
-
-def split(document):
-    """A whole (`all`) document as one document per cadence, each with the collector's own
-    metrics of the run: what `send` delivers to each cadence's master item."""
-    out = {}
-    for cadence in registry.CADENCES:
-        keys = {m.key for m in registry.metrics(cadence)}
-        lists = {d.name for d in registry.discoveries(cadence)}
-        out[cadence] = dict(
-            document, cadence=cadence,
-            metrics={k: v for k, v in document["metrics"].items() if k in keys},
-            discovery={k: v for k, v in document["discovery"].items() if k in lists},
-            unsupported={k: v for k, v in document["unsupported"].items()
-                         if k in keys or k.startswith("discovery.") and k[len("discovery."):] in lists})
-    return out

@@ -385,12 +385,13 @@ def _cadences(c, raw, key, base):
 
 
 def _check_cadence_thresholds(c, key, thresholds, intervals):
-    """A cadence cannot be silent sooner than its next value is due."""
+    """Warn when a cadence would be "silent" before its next value is due (a warning, not an
+    error: such a config loaded before the cadences existed)."""
     for cadence, nodata in ((registry.MINUTE, "nodata_minutes"), (registry.HOUR, "nodata_hour_minutes")):
-        if thresholds[nodata] * 60 <= intervals[cadence]:
-            c.fail(f"{key}thresholds.{nodata}", f"{thresholds[nodata]:g} minutes is not longer than "
-                                                f"cadences.{cadence}.interval ({intervals[cadence]} s): every "
-                                                f"value would be late")
+        if thresholds[nodata] * 60 < intervals[cadence] and not QUIET:
+            print(f"zabbix-sepa: warning: {c.path}: {key}thresholds.{nodata} ({thresholds[nodata]:g} minutes) is "
+                  f"shorter than cadences.{cadence}.interval ({intervals[cadence]} s): \"no data\" would be "
+                  f"raised between two values", file=sys.stderr)
 
 
 def _password(c, db, key):

@@ -340,7 +340,7 @@ def test_one_scenario_through_the_real_agent(fleet, tmp_path):
     fleet.hostids[name] = host["hostid"]
     masters = zabbix.api("item.get", {"hostids": [host["hostid"]], "search": {"key_": "sepa.collect"},
                                       "filter": {"type": "0"}})      # the two agent items, minute and hour
-    assert sorted(m["key_"] for m in masters) == [f"sepa.collect.hour[{name}]", f"sepa.collect[{name}]"]
+    assert sorted(m["key_"] for m in masters) == ["sepa.collect.hour[{$SEPA.SITE}]", "sepa.collect[{$SEPA.SITE}]"]
     zabbix.reload_config_cache()
 
     def poll():

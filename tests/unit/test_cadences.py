@@ -10,7 +10,7 @@ import pytest
 from tests.unit.test_spool import FakeSender, config
 from zabbix_sepa import collect as collect_mod
 from zabbix_sepa import registry
-from zabbix_sepa.collect import collect, split
+from zabbix_sepa.collect import collect
 from zabbix_sepa.config import Site
 from zabbix_sepa.db import DatabaseError
 from zabbix_sepa.groups import collector
@@ -134,19 +134,21 @@ def test_the_hour_has_its_own_budget(fake_registry):
     assert cut["unsupported"]["t.slow"] == "cadences.hour.collect_timeout (0.2 s) exceeded"
 
 
-def test_split_gives_each_cadence_its_keys_and_the_collectors():
-    whole = {"version": 1, "site": "s", "clock": 100, "cadence": "all",
-             "metrics": {"sepa.batch.total": 3, "sepa.mandate.total": 9, "sepa.collector.status": 1},
-             "discovery": {"batches": [], "banks": [{"{#BANK}": "NL:ABNA"}], "jobs": []},
-             "unsupported": {"sepa.member.active": "x", "discovery.batches": "y", "sepa.dues.stuck": "z"}}
-    parts = split(whole)
-    assert parts[MINUTE]["metrics"] == {"sepa.batch.total": 3, "sepa.collector.status": 1}
-    assert parts[HOUR]["metrics"] == {"sepa.mandate.total": 9, "sepa.collector.status": 1}
-    assert set(parts[MINUTE]["discovery"]) == {"batches"} and set(parts[HOUR]["discovery"]) == {"banks", "jobs"}
-    assert parts[MINUTE]["unsupported"] == {"discovery.batches": "y", "sepa.dues.stuck": "z"}
-    assert parts[HOUR]["unsupported"] == {"sepa.member.active": "x"}
-    assert parts[HOUR]["clock"] == parts[MINUTE]["clock"] == 100
-    assert (parts[MINUTE]["cadence"], parts[HOUR]["cadence"]) == (MINUTE, HOUR)
+def test_one_collection_of_both_gives_each_cadence_its_keys_and_its_own_status(fake_registry):
+    """What `send` delivers when both are due: one run, two documents. A failing hourly
+    section makes the hourly document partial, not the minute one (the partial trigger of
+    the minute fired once an hour when both got the run's status)."""
+    fake_registry(section("fresh", MINUTE, lambda ctx: {"t.fresh": 1}),
+                  section("slow", HOUR, lambda ctx: time.sleep(0.05) or {}),
+                  section("list", HOUR, lambda ctx: {"t.list": 2}))
+    parts = collect_mod.collect_each(site(), NOW)
+    minute, hour = parts[MINUTE], parts[HOUR]
+    assert minute["metrics"]["t.fresh"] == 1 and "t.list" not in minute["metrics"] and minute["unsupported"] == {}
+    assert hour["metrics"]["t.list"] == 2 and "t.fresh" not in hour["metrics"] and list(hour["unsupported"]) == ["t.slow"]
+    assert (minute["metrics"]["sepa.collector.status"], hour["metrics"]["sepa.collector.status"]) == (0, 1)
+    # the minute sections ran first: the minute document's time ends with them
+    assert minute["metrics"]["sepa.collector.duration"] < 0.05 <= hour["metrics"]["sepa.collector.duration"]
+    assert minute["clock"] == hour["clock"] and (minute["cadence"], hour["cadence"]) == (MINUTE, HOUR)
 
 
 def test_every_key_has_one_cadence_and_the_masters_are_the_contract():
@@ -164,14 +166,21 @@ def test_every_key_has_one_cadence_and_the_masters_are_the_contract():
 
 # -- send --cadence due -----------------------------------------------------------------------
 
-def recording_collect(calls):
-    def run(site, now, cadence="all"):
-        calls.append(cadence)
+def recording_collect(calls, hour_status=0):
+    """A stand-in for the collector: (collect, collect_each), recording what was asked."""
+    def doc(site, now, cadence, metrics):
         return {"version": 1, "site": site.name, "clock": int(now.replace(tzinfo=dt.timezone.utc).timestamp()),
-                "cadence": cadence, "metrics": {"sepa.batch.total": 1, "sepa.mandate.total": 2,
-                                                "sepa.collector.status": 0},
-                "discovery": {}, "unsupported": {}}
-    return run
+                "cadence": cadence, "metrics": metrics, "discovery": {}, "unsupported": {}}
+
+    def one(site, now, cadence="all"):
+        calls.append(cadence)
+        return doc(site, now, cadence, {"sepa.batch.total": 1, "sepa.collector.status": 0})
+
+    def each(site, now):
+        calls.append("each")
+        return {MINUTE: doc(site, now, MINUTE, {"sepa.batch.total": 1, "sepa.collector.status": 0}),
+                HOUR: doc(site, now, HOUR, {"sepa.mandate.total": 2, "sepa.collector.status": hour_status})}
+    return one, each
 
 
 def sent_keys(sender):
@@ -185,11 +194,12 @@ def test_due_sends_the_hourly_document_once_per_hour(tmp_path):
     def at(minute_of_day):
         sender.delivered.clear()
         now = dt.datetime(2026, 11, 22) + dt.timedelta(minutes=minute_of_day)
-        push.send(cfg, cfg.sites, now, collect=recording_collect(calls), sender=sender)
+        one, each = recording_collect(calls)
+        push.send(cfg, cfg.sites, now, collect=one, collect_each=each, sender=sender)
         return sent_keys(sender)
 
     assert at(12 * 60 + 7) == ["sepa.collect", "sepa.collect.hour"]     # nothing sent yet: both
-    assert calls == ["all"]                                               # from one collection
+    assert calls == ["each"]                                              # from one collection
     assert at(12 * 60 + 8) == ["sepa.collect"] and calls[-1] == MINUTE
     assert at(12 * 60 + 59) == ["sepa.collect"]
     assert at(13 * 60) == ["sepa.collect", "sepa.collect.hour"]           # the hour turned
@@ -202,11 +212,22 @@ def test_due_sends_the_hourly_document_once_per_hour(tmp_path):
 def test_an_explicit_cadence_is_sent_whatever_is_due(tmp_path):
     cfg = config(tmp_path)
     now = dt.datetime(2026, 11, 22, 12, 30)
-    for cadence, keys in (("hour", ["sepa.collect.hour"]), ("minute", ["sepa.collect"]),
-                          ("all", ["sepa.collect", "sepa.collect.hour"])):
+    for cadence, keys, made in (("hour", ["sepa.collect.hour"], "hour"), ("minute", ["sepa.collect"], "minute"),
+                                ("all", ["sepa.collect", "sepa.collect.hour"], "each")):
         calls, sender = [], FakeSender()
-        push.send(cfg, cfg.sites, now, collect=recording_collect(calls), sender=sender, cadence=cadence)
-        assert sent_keys(sender) == keys and calls == [cadence]
+        one, each = recording_collect(calls)
+        push.send(cfg, cfg.sites, now, collect=one, collect_each=each, sender=sender, cadence=cadence)
+        assert sent_keys(sender) == keys and calls == [made]
+
+
+def test_an_hourly_document_without_the_database_is_collected_again_next_run(tmp_path):
+    cfg = config(tmp_path)
+    calls = []
+    one, each = recording_collect(calls, hour_status=2)
+    for minute in (7, 8):
+        push.send(cfg, cfg.sites, dt.datetime(2026, 11, 22, 12, minute), collect=one, collect_each=each,
+                  sender=FakeSender())
+    assert calls == ["each", "each"] and HostSpool(cfg.spool_dir, "alpha").last_collected(HOUR) is None
 
 
 # -- serve: the hourly metrics collected once per interval, the minute ones each scrape ----------
@@ -226,13 +247,18 @@ def test_serve_collects_the_hourly_metrics_once_per_interval():
             metrics["sepa.mandate.total"] = len(calls)
         return {"version": 1, "site": "s", "clock": 1, "cadence": cadence, "metrics": metrics,
                 "discovery": {}, "unsupported": {}}
-    c = Cadenced(fake, clock=lambda: now[0])
+    def fake_each(site):
+        whole = fake(site, "all")
+        calls[-1] = "each"
+        return {MINUTE: dict(whole, metrics={k: v for k, v in whole["metrics"].items() if k != "sepa.mandate.total"}),
+                HOUR: dict(whole, metrics={k: v for k, v in whole["metrics"].items() if k != "sepa.batch.total"})}
+    c = Cadenced(fake, fake_each, clock=lambda: now[0])
     first = c.document(site_)
-    assert calls == ["all"] and first["metrics"]["sepa.mandate.total"] == 1
+    assert calls == ["each"] and first["metrics"]["sepa.mandate.total"] == 1
     now[0] += 3599
     second = c.document(site_)
-    assert calls == ["all", MINUTE]
+    assert calls == ["each", MINUTE]
     assert second["metrics"] == {"sepa.collector.status": 0, "sepa.collector.duration": 2,
                                  "sepa.batch.total": 2, "sepa.mandate.total": 1}   # the kept hourly value
     now[0] += 1
-    assert c.document(site_)["metrics"]["sepa.mandate.total"] == 3 and calls[-1] == "all"
+    assert c.document(site_)["metrics"]["sepa.mandate.total"] == 3 and calls[-1] == "each"

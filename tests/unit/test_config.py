@@ -333,3 +333,11 @@ def test_install_reads_the_schedule_before_the_rest_of_the_config_is_usable(tmp_
         config.load(path)
     with pytest.raises(config.ConfigError, match=r"reports\.daily\.at: must be a time of day"):
         config.daily_report_schedule(write(tmp_path, {"reports": {"daily": {"at": "noon"}}, "sites": [site]}))
+
+
+def test_a_no_data_time_shorter_than_its_interval_is_a_warning_not_an_error(tmp_path):
+    """Such configs loaded before the cadences existed: they must keep loading."""
+    path = write(tmp_path, {"thresholds": {"nodata_minutes": 0.5}, "sites": [SITE]})
+    rc, out, err = run_main("check", "--config", path)
+    assert "warning" in err and "thresholds.nodata_minutes (0.5 minutes) is shorter than cadences.minute.interval" in err
+    assert config.load(path).sites[0].thresholds["nodata_minutes"] == 0.5

@@ -395,3 +395,11 @@ def test_the_overview_shows_the_figures_an_admin_looks_for():
     assert len(labels) == len(set(labels)) == 24
     assert {"Pending batches", "Failed batches 24h", "Stuck batches", "Collection rate 30d", "Outstanding",
             "Active mandates", "Invalid IBAN", "Errors 1h", "Scheduler idle", "Collector"} <= set(labels)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_dead_collector_raises_one_problem_not_one_per_cadence(version):
+    (hourly,) = [t for t in triggers_of("trapper", version) if t["name"] == "SEPA: no hourly data from the collector"]
+    assert [d["name"] for d in hourly["dependencies"]] == ["SEPA: no data from the collector"]
+    (minute,) = [t for t in triggers_of("trapper", version) if t["name"] == "SEPA: no data from the collector"]
+    assert "dependencies" not in minute

@@ -99,7 +99,8 @@ class Trigger:
     `independent`, the trigger depends on the collector's no-data and
     database-unreachable triggers, so one dead collector raises one problem.
     `only_when` (prototypes only): (LLD macro, regex) the trigger is
-    discovered for."""
+    discovered for. `depends_on`: what an independent trigger still depends on (no hourly
+    data defers to no data at all, so a dead collector raises one problem)."""
     name: str
     expression: str
     severity: str
@@ -110,6 +111,7 @@ class Trigger:
     opdata: str = ""
     independent: bool = False
     only_when: Tuple[str, str] = ()
+    depends_on: Tuple["Trigger", ...] = ()   # for an independent trigger: the roots it still defers to
 
 
 def above(name, key, macro, severity, description, event_name, opdata="", scope="availability"):

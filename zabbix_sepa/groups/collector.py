@@ -34,20 +34,21 @@ DURATION = {MINUTE: Macro("{$SEPA.COLLECTOR.DURATION.MAX}", Threshold("collector
                         "Hourly collection duration (s) above which a warning is raised: near "
                         "cadences.hour.collect_timeout, groups start to be cut off.")}
 
+_NO_DATA_MINUTE = Trigger(
+    "SEPA: no data from the collector", "nodata(/T/sepa.collect,{$SEPA.NODATA.TIME})=1", HIGH,
+    "No document arrived for the threshold time: the send timer or the agent stopped, the "
+    "host cannot reach Zabbix, or values are rejected. Run `zabbix-sepa send` by hand on "
+    "the collector host and read its output.",
+    event_name="SEPA: no data from the collector for {$SEPA.NODATA.TIME}", independent=True)
 NO_DATA = {
-    MINUTE: Trigger("SEPA: no data from the collector",
-                    "nodata(/T/sepa.collect,{$SEPA.NODATA.TIME})=1", HIGH,
-                    "No document arrived for the threshold time: the send timer or the agent stopped, the "
-                    "host cannot reach Zabbix, or values are rejected. Run `zabbix-sepa send` by hand on "
-                    "the collector host and read its output.",
-                    event_name="SEPA: no data from the collector for {$SEPA.NODATA.TIME}", independent=True),
+    MINUTE: _NO_DATA_MINUTE,
     HOUR: Trigger("SEPA: no hourly data from the collector",
                   'nodata(/T/sepa.collect.hour,{$SEPA.NODATA.TIME:"hour"})=1', HIGH,
                   "No hourly document arrived for the threshold time, while the minute one may still "
                   "arrive: the hourly collection fails or is not sent (agent: the item's timeout; "
                   "send: the timer). Run `zabbix-sepa send --cadence hour` by hand and read its output.",
                   event_name='SEPA: no hourly data from the collector for {$SEPA.NODATA.TIME:"hour"}',
-                  independent=True),
+                  independent=True, depends_on=(_NO_DATA_MINUTE,)),
 }
 UNREACHABLE = Trigger("SEPA: collector cannot reach the database",
                       "last(/T/sepa.collector.status)=2", HIGH,

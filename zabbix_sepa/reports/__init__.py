@@ -43,7 +43,7 @@ class Context:
         if self._document is None or timings is not None:
             from zabbix_sepa.collect import collect
             self.progress("collecting the site's metrics")
-            site = dataclasses.replace(self.site, collect_timeout=self.timeout)
+            site = dataclasses.replace(self.site, collect_timeout=self.timeout, hour_collect_timeout=self.timeout)
             self._document = collect(site, self.now, timings=timings)
         return self._document
 

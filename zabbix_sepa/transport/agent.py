@@ -66,8 +66,8 @@ def userparameters(binary=DEFAULT_BIN, config_path=None):
 # The minute collection answers within collect_timeout (default 2.5 s), below the
 # agent's Timeout (default 3 s), also when the database hangs; the hourly one
 # within cadences.hour.collect_timeout (default 25 s): a Zabbix 7.0 server gives
-# that item its own timeout ({{$SEPA.AGENT.TIMEOUT:"hour"}}, 30s), for a 6.0 one
-# set the agent's Timeout=30.
+# that item its own timeout ({{$SEPA.AGENT.TIMEOUT:"hour"}}, 30s); with a 6.0 one set
+# Timeout=30 here and on the server or proxy that polls this agent.
 UserParameter={minute}[*],{binary} collect{config} --quiet --cadence minute --site '$1'
 UserParameter={hour}[*],{binary} collect{config} --quiet --cadence hour --site '$1'
 #

@@ -3,9 +3,9 @@
 Each cadence's document is the value of its master item (registry.master_key):
 `sepa.collect` for the minute, `sepa.collect.hour` for the hour. By default
 (`--cadence due`) a run sends the minute document, and the hourly one too when
-the hour has turned since the last one was spooled (`cadences.hour.interval`,
-counted from midnight UTC): then one collection of everything is split into
-the two documents.
+its interval has turned since the last one was spooled (`cadences.hour.interval`:
+unix time divided by it changes, so an hour turns at every full UTC hour): then
+one collection of everything gives the two documents.
 
 The new document is spooled before anything is sent, so that one code path
 delivers everything in clock order with its original clock, and a value is
@@ -87,14 +87,17 @@ def exit_status(outcomes):
     return 0
 
 
-def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spool_only=False, cadence=DUE):
+def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spool_only=False, cadence=DUE,
+         collect_each=None):
     """Collect each site, spool its documents, deliver the spools. Returns [Outcome].
 
     cadence: minute, hour, all (both documents from one collection) or due (the minute one,
     and the hourly one when it is due); spool_only: deliver what is spooled without
-    collecting (after an outage)."""
-    if collect is None and not spool_only:
-        from zabbix_sepa.collect import collect
+    collecting (after an outage). `collect` and `collect_each` stand in for the collector's
+    (tests)."""
+    if not spool_only:
+        from zabbix_sepa import collect as collector
+        collect, collect_each = collect or collector.collect, collect_each or collector.collect_each
     sender = sender or make_sender(cfg)
     outcomes = {}
     fresh = {}              # host -> paths of this run's spooled values
@@ -105,7 +108,8 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
             continue
         hs = HostSpool(cfg.spool_dir, site.name)
         cadences = _cadences(hs, site, cadence, now)
-        for c, doc in _documents(collect, site, now, cadences).items():
+        docs = collect_each(site, now) if len(cadences) > 1 else {cadences[0]: collect(site, now, cadence=cadences[0])}
+        for c, doc in docs.items():
             key, value = registry.master_key(c), json.dumps(doc, separators=(",", ":"))
             if len(value.encode("utf-8")) > TEXT_LIMIT:
                 log.warning("%s: the %s document is %d bytes; a Zabbix text item keeps at most %d (MySQL "
@@ -118,6 +122,8 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
                 _spool_failed(out, f"{exc}; new value sent with no safety copy")
                 direct.setdefault(site.name, []).append((key, value, doc["clock"]))
                 continue
+            if doc.get("metrics", {}).get("sepa.collector.status") == 2:
+                continue        # the database was not reached: the next run tries again
             try:
                 hs.mark_collected(c, doc["clock"])
             except SpoolError as exc:
@@ -149,26 +155,18 @@ def _cadences(hs, site, cadence, now):
     when the hour's interval has turned since the last hourly document was spooled."""
     if cadence != DUE:
         return registry.document_cadences(cadence)
-    from zabbix_sepa.collect import site_now, unix_clock
-    clock = unix_clock(now or site_now(site.timezone), site.timezone)
+    from zabbix_sepa.collect import unix_clock
+    clock = unix_clock(now, site.timezone) if now else int(time.time())
     due = [registry.MINUTE]
     interval = site.intervals[registry.HOUR]
     try:
         last = hs.last_collected(registry.HOUR)
-    except SpoolError as exc:
-        log.warning("%s; collecting the hourly document now", exc)
-        last = None
+    except SpoolError as exc:       # rather no hourly document than an hourly one every minute
+        log.error("%s; the hourly document is not collected until it can be read", exc)
+        return due
     if last is None or clock // interval != last // interval:
         due.append(registry.HOUR)
     return due
-
-
-def _documents(collect, site, now, cadences):
-    """{cadence: document}: one collection, split when it covers both cadences."""
-    if len(cadences) == 1:
-        return {cadences[0]: collect(site, now, cadence=cadences[0])}
-    from zabbix_sepa.collect import split
-    return split(collect(site, now, cadence="all"))
 
 
 def _waiting(hs):

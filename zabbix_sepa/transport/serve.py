@@ -275,19 +275,19 @@ class Handler(BaseHTTPRequestHandler):
 class Cadenced:
     """One document per site for a scrape: the minute collection each time, merged with the
     site's hourly document, which is collected again (together with the minute one) only
-    when its cadences.hour.interval has passed. A large site's scrape then costs what its
-    minute metrics cost, as in Zabbix."""
+    when its cadences.hour.interval has passed, or when the last one could not reach the
+    database. A large site's scrape then costs what its minute metrics cost, as in Zabbix."""
 
-    def __init__(self, collect, clock=time.monotonic):
-        self.collect, self.clock = collect, clock
+    def __init__(self, collect, collect_each, clock=time.monotonic):
+        self.collect, self.collect_each, self.clock = collect, collect_each, clock
         self.hourly = {}            # site name -> (when collected, the hourly document)
 
     def document(self, site):
-        from zabbix_sepa.collect import split
         kept = self.hourly.get(site.name)
         if kept is None or self.clock() - kept[0] >= site.intervals[registry.HOUR]:
-            parts = split(self.collect(site, cadence="all"))
-            self.hourly[site.name] = (self.clock(), parts[registry.HOUR])
+            parts = self.collect_each(site)
+            if parts[registry.HOUR]["metrics"].get("sepa.collector.status") != 2:
+                self.hourly[site.name] = (self.clock(), parts[registry.HOUR])
             return merge(parts[registry.MINUTE], parts[registry.HOUR])
         return merge(self.collect(site, cadence=registry.MINUTE), kept[1])
 
@@ -307,9 +307,8 @@ def serve(cfg, listen, cache_seconds=5.0, collect=None):
 
     A site whose database is down still gives a 200 with sepa_collector_status 2: a failed
     target is the collector's, not the site's. OSError when the address cannot be bound."""
-    if collect is None:
-        from zabbix_sepa.collect import collect
-    cadenced = Cadenced(collect)
+    from zabbix_sepa import collect as collector
+    cadenced = Cadenced(collect or collector.collect, collector.collect_each)
 
     def every_site():
         return exposition([cadenced.document(site) for site in cfg.sites])

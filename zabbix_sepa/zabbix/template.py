@@ -83,7 +83,8 @@ Pull mode: install userparameters/zabbix_sepa.conf in the agent's include
 directory, restart the agent, link this template to the host running the
 agent, and set {$SEPA.SITE} to the site's `name` (empty: the only site).
 The agent's Timeout (3 s) must exceed collect_timeout (2.5 s), and for the
-hourly item cadences.hour.collect_timeout (25 s: set Timeout=30).""",
+hourly item cadences.hour.collect_timeout (25 s: set Timeout=30 on the
+agent and on the server or proxy that polls it).""",
 }
 # 7.0 sends the item's own timeout to the agent (7.0+), so the 3 s no longer binds.
 HOW_AGENT_70 = """
@@ -283,10 +284,9 @@ class _Render:
         out["description"] = t.description
         if prototype:
             out["manual_close"] = "YES"
-        if not t.independent:
-            cadence = prototype_of or self.cadence_of(t)
-            out["dependencies"] = [{"name": root.name, "expression": self.expr(root.expression)}
-                                   for root in registry.roots(cadence)]
+        roots = t.depends_on if t.independent else registry.roots(prototype_of or self.cadence_of(t))
+        if roots:
+            out["dependencies"] = [{"name": root.name, "expression": self.expr(root.expression)} for root in roots]
         out["tags"] = [{"tag": "scope", "value": t.scope}]
         return out
 
