@@ -111,10 +111,11 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
         docs = collect_each(site, now) if len(cadences) > 1 else {cadences[0]: collect(site, now, cadence=cadences[0])}
         for c, doc in docs.items():
             key, value = registry.master_key(c), json.dumps(doc, separators=(",", ":"))
-            if len(value.encode("utf-8")) > TEXT_LIMIT:
+            size = len(value.encode("utf-8"))
+            if size > TEXT_LIMIT:
                 log.warning("%s: the %s document is %d bytes; a Zabbix text item keeps at most %d (MySQL "
                             "history_text), so its end would be cut off: lower discovery.max_batches",
-                            site.name, c, len(value.encode("utf-8")), TEXT_LIMIT)
+                            site.name, c, size, TEXT_LIMIT)
             try:
                 fresh.setdefault(site.name, set()).add(hs.put(key, value, doc["clock"]).path)
             except SpoolError as exc:
@@ -122,8 +123,8 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
                 _spool_failed(out, f"{exc}; new value sent with no safety copy")
                 direct.setdefault(site.name, []).append((key, value, doc["clock"]))
                 continue
-            if doc.get("metrics", {}).get("sepa.collector.status") == 2:
-                continue        # the database was not reached: the next run tries again
+            if c != registry.HOUR or doc.get("metrics", {}).get("sepa.collector.status") == 2:
+                continue        # only the hour is due-gated; without the database, the next run tries again
             try:
                 hs.mark_collected(c, doc["clock"])
             except SpoolError as exc:
