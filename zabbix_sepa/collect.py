@@ -55,6 +55,18 @@ def months_before(day, months):
 
 
 def peak_rss_bytes():
+    """This process's own peak resident memory.
+
+    Linux: VmHWM of the process's memory, not getrusage's ru_maxrss, which keeps the
+    peak of the image replaced by exec: a collector started with vfork (Python's
+    subprocess, posix_spawn) would report its parent's memory."""
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
