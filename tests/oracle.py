@@ -306,7 +306,9 @@ def truth(rows, now, *, batch_stuck_hours=2, batch_unprocessed_hours=72, max_bat
     listed.sort(key=lambda b: b["creation"], reverse=True)      # stable: newest first
     discovery["batches"] = [{
         "{#BATCH}": b["name"], "{#STATUS}": b["status"] or "", "{#TYPE}": b["batch_type"] or "",
-        "age": c.age(b["creation"]), "entries": len(entries_of.get(b["name"], [])),
+        "age": c.age(b["creation"]),
+        "waiting_age": c.age(b["creation"]) if _is(b["status"], "Draft", "Generated", "Submitted") else 0.0,
+        "entries": len(entries_of.get(b["name"], [])),
         "amount": float(b["total_amount"]),
         "failed_entries": sum(_is(e["status"], "Failed") for e in entries_of.get(b["name"], [])),
     } for b in listed[:max_batches]]

@@ -23,6 +23,7 @@ import yaml
 from tests import mariadb, zabbix
 from tests.conftest import SiteDB, run_cli
 from zabbix_sepa.dataset import scenarios
+from zabbix_sepa.groups.batches import STUCK_HOURS, UNPROCESSED_HOURS
 
 pytestmark = pytest.mark.zabbix
 
@@ -33,9 +34,21 @@ ARTIFACTS = os.environ.get("ZABBIX_SEPA_ARTIFACTS",
 ADMIN = "zsepa-admin"
 
 
+# How long a discovered batch may wait in each status (the template's default macros);
+# in any other status a batch has no per-batch time limit.
+WAIT_LIMIT_HOURS = {"Draft": STUCK_HOURS.default, "Generated": STUCK_HOURS.default,
+                    "Submitted": UNPROCESSED_HOURS.default}
+
+
+def waited_too_long(batches):
+    return {(f"SEPA batch {name}: {status} for too long", INFO)
+            for name, status, hours in batches if hours > WAIT_LIMIT_HOURS.get(status, float("inf"))}
+
+
 def expected(fault_result):
     """scenario -> the exact set of (problem name, severity) it must open."""
     b = fault_result
+    every_status = b.get("batches_in_every_status", [])
     return {
         "healthy": set(),
         "failed_batch": {("SEPA: failed direct debit batches", HIGH), ("SEPA: batch success rate low", AVERAGE)},
@@ -43,6 +56,11 @@ def expected(fault_result):
                               (f"SEPA batch {b.get('stuck_draft_batch')}: Draft for too long", INFO)},
         "submitted_unprocessed": {("SEPA: stuck direct debit batches", AVERAGE),
                                   (f"SEPA batch {b.get('submitted_unprocessed')}: Submitted for too long", INFO)},
+        # Draft/Generated 4 h, 100 h, 150 h and Submitted 100 h, 150 h wait too long; nothing for
+        # Partially Collected, Processed, Failed, Rolled Back or Cancelled batches, whatever their age.
+        "batches_in_every_status": {("SEPA: failed direct debit batches", HIGH),
+                                    ("SEPA: stuck direct debit batches", AVERAGE),
+                                    ("SEPA: batch success rate low", AVERAGE)} | waited_too_long(every_status),
         "mandate_expiry_wave": {("SEPA: mandates expiring within 30 days", WARNING)},
         "dormant_mandates": {("SEPA: dormant mandates", WARNING)},
         "invalid_ibans": {("SEPA: active mandates with an invalid IBAN", AVERAGE)},
@@ -132,10 +150,10 @@ class Fleet:
         self.tmp, self.now = tmp, utc_now()
         self.faults, self.sites, self.db = {}, {}, {}
         self.cleanup_zabbix()
-        for name in ["healthy", *scenarios.FAULTS, "recovery", "esc-ack", "esc-noack", "outage"]:
+        for name in ["healthy", *scenarios.FAULTS, "recovery", "esc-ack", "esc-noack", "outage", "batches-move"]:
             db = self.database(name)
             fault = {"recovery": "failed_batch", "esc-ack": "failed_batch", "esc-noack": "failed_batch",
-                     "outage": "failed_batch"}.get(name, name)
+                     "outage": "failed_batch", "batches-move": "batches_in_every_status"}.get(name, name)
             if fault in scenarios.FAULTS:
                 self.faults[name] = scenarios.FAULTS[fault](db.scenario)
             self.sites[name] = {"name": PREFIX + name, "database": self.server.site_database_mapping(db.name)}
@@ -238,6 +256,33 @@ def fleet(tmp_path_factory):
 @pytest.mark.parametrize("scenario", ["healthy", *scenarios.FAULTS, "database_unreachable"])
 def test_exactly_the_expected_problems(fleet, scenario):
     assert fleet.problems(scenario) == expected(fleet.faults)[scenario]
+
+
+def test_a_batch_that_moves_on_ends_its_problem(fleet):
+    """A waiting batch past its limit is processed (still listed), processed and dated back
+    (it leaves the list), or cancelled (it leaves the list): each problem ends at the next
+    document, without waiting for the discovery's lifetime; the others stay."""
+    batches = fleet.faults["batches-move"]
+    late = waited_too_long(batches)
+    assert wait_for(lambda: fleet.problems("batches-move"), lambda p: p >= late) >= late
+    by = {(status, hours): name for name, status, hours in batches}
+    moved = {by["Submitted", 150]: "processed", by["Draft", 100]: "dated back", by["Generated", 150]: "cancelled"}
+    db = fleet.db["batches-move"]
+    with db.admin.cursor() as cur:
+        for name, how in moved.items():
+            cur.execute("UPDATE `tabDirect Debit Batch` SET status = %s, docstatus = %s, modified = %s, "
+                        "batch_date = IF(%s, batch_date - INTERVAL 10 DAY, batch_date) WHERE name = %s",
+                        ("Cancelled" if how == "cancelled" else "Processed", 2 if how == "cancelled" else 1,
+                         utc_now(), how == "dated back", name))
+    db.admin.commit()
+    still = {p for p in late if not any(p[0] == f"SEPA batch {name}: {status} for too long"
+                                        for name, status, _ in batches if name in moved)}
+    assert len(still) == len(late) - len(moved)
+
+    def after_a_cycle():
+        fleet.cycle()
+        return {p for p in fleet.problems("batches-move") if p[1] == INFO}
+    assert wait_for(after_a_cycle, lambda p: p == still, timeout=60, step=2) == still
 
 
 def test_event_names_state_value_and_threshold(fleet):

@@ -118,10 +118,10 @@ def test_discovery_batches(site):
     site.insert("Direct Debit Batch Invoice", parent=recent, status="Successful")
     doc = site.collect()
     assert doc["discovery"]["batches"] == [
-        {"{#BATCH}": recent, "{#STATUS}": "Processed", "{#TYPE}": "CORE", "age": 7200.0,
+        {"{#BATCH}": recent, "{#STATUS}": "Processed", "{#TYPE}": "CORE", "age": 7200.0, "waiting_age": 0.0,
          "entries": 2, "amount": 0.0, "failed_entries": 1},
         {"{#BATCH}": old_pending, "{#STATUS}": "Submitted", "{#TYPE}": "RCUR", "age": 40 * 86400.0,
-         "entries": 0, "amount": 12.5, "failed_entries": 0},
+         "waiting_age": 40 * 86400.0, "entries": 0, "amount": 12.5, "failed_entries": 0},
     ]
 
 

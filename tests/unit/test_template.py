@@ -403,3 +403,26 @@ def test_a_dead_collector_raises_one_problem_not_one_per_cadence(version):
     assert [d["name"] for d in hourly["dependencies"]] == ["SEPA: no data from the collector"]
     (minute,) = [t for t in triggers_of("trapper", version) if t["name"] == "SEPA: no data from the collector"]
     assert "dependencies" not in minute
+
+
+def test_override_patterns_match_the_discovered_names_of_their_own_prototype_only():
+    # Zabbix compares an override's trigger-prototype operation with the *discovered* name
+    # ({#MACRO}s replaced); comparing with the prototype's own name never matched (issue 16).
+    from zabbix_sepa.zabbix.template import discovered_name_pattern
+    samples = {"{#BATCH}": "DD-BATCH-00328", "{#STATUS}": "Failed", "{#TYPE}": "RCUR",
+               "{#BANK}": "NL:ABNA", "{#JOB}": "direct_debit_batch.process_sepa_batches"}
+    checked = 0
+    for d in registry.discoveries():
+        names = {t.name: re.sub(r"\{#[A-Z_]+\}", lambda m: samples[m.group(0)], t.name) for t in d.triggers}
+        for t in d.triggers:
+            if not t.only_when:
+                continue
+            pattern = re.compile(discovered_name_pattern(t.name))
+            assert pattern.match(names[t.name]) and not pattern.match(t.name + "x")
+            assert not [n for other, n in names.items() if other != t.name and pattern.match(n)]
+            checked += 1
+    assert checked
+    for version in VERSIONS:
+        ops = [op for rule in walk(yaml.safe_load(export("trapper", version)), "overrides") for o in rule
+               for op in o["operations"]]
+        assert ops and {op["operator"] for op in ops} == {"REGEXP"}

@@ -156,6 +156,27 @@ def submitted_unprocessed(s):
     return batch
 
 
+BATCH_AGES_HOURS = (1, 4, 100, 150)      # all inside the discovery window (batch_date within 7 days)
+BATCH_STATUSES = ("Draft", "Generated", "Submitted", "Partially Collected", "Processed", "Partially Processed",
+                  "Failed", "Partially Failed", "Rolled Back", "Cancelled")
+
+
+def batches_in_every_status(s):
+    """Batches of every status at every age inside the discovery window; only those waiting
+    (Draft, Generated, Submitted) past their time limit have a per-batch problem.
+    Returns [(batch, status, age in hours)]."""
+    out = []
+    for status in BATCH_STATUSES:
+        docstatus = 0 if status in ("Draft", "Generated") else 2 if status == "Cancelled" else 1
+        for hours in BATCH_AGES_HOURS:
+            created = s.ago(hours=hours)
+            out.append((s.insert("Direct Debit Batch", "DD-BATCH", created, docstatus=docstatus, status=status,
+                                 batch_date=created.date(), batch_type="RCUR", total_amount=DUES,
+                                 entry_count=0), status, hours))
+    s.commit()
+    return out
+
+
 def mandate_expiry_wave(s, count=15):
     """A cohort of mandates signed together expires in ten days."""
     s.execute("UPDATE `tabSEPA Mandate` SET expiry_date = %s WHERE status = 'Active' ORDER BY name LIMIT %s",
@@ -239,6 +260,6 @@ def optional_table_missing(s):
 
 
 FAULTS = {f.__name__: f for f in (
-    failed_batch, stuck_draft_batch, submitted_unprocessed, mandate_expiry_wave, dormant_mandates,
-    invalid_ibans, members_without_mandate, error_storm, sepa_errors, dead_scheduler, stuck_dues,
-    collection_rate_drop, required_table_missing, optional_table_missing)}
+    failed_batch, stuck_draft_batch, submitted_unprocessed, batches_in_every_status, mandate_expiry_wave,
+    dormant_mandates, invalid_ibans, members_without_mandate, error_storm, sepa_errors, dead_scheduler,
+    stuck_dues, collection_rate_drop, required_table_missing, optional_table_missing)}

@@ -42,6 +42,9 @@ class Metric:
     # not on the board), and the graph it is drawn in with the axis side.
     overview: str = ""
     graph: Tuple[str, str] = ()                   # (graph name, "left" or "right")
+    # A discovery field only: the value its item prototype takes once the entry has left
+    # the list (None: the item keeps its last value until the rule's lifetime removes it).
+    absent: object = None
 
 
 # Trigger severities, as the Zabbix 6.0 export names them.

@@ -6,6 +6,8 @@ BATCH = "tabDirect Debit Batch"
 ENTRY = "tabDirect Debit Batch Invoice"
 
 PENDING = ("Draft", "Generated", "Submitted", "Partially Collected")
+# Statuses in which a batch waits for someone to act: it has a per-batch time limit.
+WAITING = ("Draft", "Generated", "Submitted")
 FAILED = ("Failed", "Partially Failed", "Rolled Back")
 FINISHED = ("Processed", "Partially Processed") + FAILED
 STATUSES = {"draft": "Draft", "generated": "Generated", "submitted": "Submitted",
@@ -102,7 +104,7 @@ def entries(ctx):
 # make the list: each batch's entries once, through the child `parent` index, counted and
 # their failures summed in one pass (two correlated counts read them twice).
 DISCOVERY_SQL = f"""
-SELECT t.name, t.status, t.batch_type, t.creation, t.total_amount,
+SELECT t.name, t.status, t.batch_type, t.creation, t.total_amount, t.status IN %(waiting)s,
   COUNT(e.name), COALESCE(SUM(e.status = 'Failed'), 0)
 FROM (
   SELECT b.name, b.status, b.batch_type, b.creation, b.total_amount
@@ -117,12 +119,13 @@ ORDER BY t.creation DESC, t.name DESC
 
 
 def discovery(ctx):
-    rows = ctx.db.rows(DISCOVERY_SQL, ctx.params(pending=PENDING, limit=ctx.discovery["max_batches"]))
+    rows = ctx.db.rows(DISCOVERY_SQL, ctx.params(pending=PENDING, waiting=WAITING,
+                                                 limit=ctx.discovery["max_batches"]))
     return {"batches": [
         {"{#BATCH}": name, "{#STATUS}": status or "", "{#TYPE}": btype or "",
-         "age": ctx.age(creation), "entries": int(entries), "amount": float(amount or 0),
-         "failed_entries": int(failed)}
-        for name, status, btype, creation, amount, entries, failed in rows]}
+         "age": ctx.age(creation), "waiting_age": ctx.age(creation) if waiting else 0.0,
+         "entries": int(entries), "amount": float(amount or 0), "failed_entries": int(failed)}
+        for name, status, btype, creation, amount, waiting, entries, failed in rows]}
 
 
 def _status_metrics():
@@ -196,23 +199,27 @@ GROUP = Group(
         Section("entries", entries, cadence=HOUR, metrics=ENTRY_METRICS, tables=(BATCH, ENTRY)),
         Section("discovery", discovery, tables=(BATCH, ENTRY), discovery=(
             Discovery("batches", ("{#BATCH}", "{#STATUS}", "{#TYPE}"),
-                      ("age", "entries", "amount", "failed_entries"),
+                      ("age", "waiting_age", "entries", "amount", "failed_entries"),
                       "Pending batches and batches dated within 7 days, newest first.",
                       item_prefix="sepa.batch", label="Batch {#BATCH}", lifetime="7d", fields=(
                           Metric("age", "age", FLOAT, "s", "Seconds since the batch was created."),
+                          Metric("waiting_age", "waiting age", FLOAT, "s",
+                                 "Seconds since the batch was created while it is Draft, Generated or "
+                                 "Submitted; 0 in any other status, and once it has left the list.",
+                                 absent=0),
                           Metric("entries", "entries", INT, description="Entries in the batch."),
                           Metric("amount", "amount", FLOAT, "EUR", "The batch's total_amount."),
                           Metric("failed_entries", "failed entries", INT,
                                  description="Entries of the batch with status Failed."),
                       ), triggers=(
                           Trigger("SEPA batch {#BATCH}: {#STATUS} for too long",
-                                  'last(/T/sepa.batch.age[{#BATCH}])>{$SEPA.BATCH.PENDING.AGE.MAX:"{#STATUS}"}',
+                                  'last(/T/sepa.batch.waiting_age[{#BATCH}])>{$SEPA.BATCH.PENDING.AGE.MAX:"{#STATUS}"}',
                                   INFO, "This batch has been in {#STATUS} longer than "
                                   '{$SEPA.BATCH.PENDING.AGE.MAX:"{#STATUS}"}. Generate, submit or '
                                   "cancel it; the bank will not collect a batch that is not submitted.",
                                   event_name='SEPA batch {#BATCH} in {#STATUS} for more than '
                                              '{$SEPA.BATCH.PENDING.AGE.MAX:"{#STATUS}"}',
-                                  only_when=("{#STATUS}", "^(Draft|Generated|Submitted)$")),
+                                  only_when=("{#STATUS}", f"^({'|'.join(WAITING)})$")),
                           Trigger("SEPA batch {#BATCH}: failed entries",
                                   "last(/T/sepa.batch.failed_entries[{#BATCH}])>{$SEPA.BATCH.ENTRIES.FAILED.MAX}",
                                   WARNING, "Entries of this batch were returned or rejected by the bank. "

@@ -30,6 +30,7 @@ paths, tags) in its order. Then the frontend's import preview
 changed. The 6.0 export keeps the shape it has always had.
 """
 import hashlib
+import json
 import re
 
 import yaml
@@ -103,6 +104,16 @@ def uuid4_for(*identity):
     b[6] = (b[6] & 0x0F) | 0x40
     b[8] = (b[8] & 0x3F) | 0x80
     return b.hex()
+
+
+def discovered_name_pattern(name):
+    """A regular expression for the names a trigger prototype's triggers get.
+
+    An override operation on a trigger prototype is compared with the discovered trigger's
+    name, LLD macros already replaced ("SEPA batch DD-1: Draft for too long"), not with the
+    prototype's: each {#MACRO} becomes `.+`, the rest is matched literally."""
+    parts = re.split(r"\{#[A-Z0-9_.]+\}", name)
+    return "^" + ".+".join(re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", p) for p in parts) + "$"
 
 
 def _check_version(version):
@@ -234,8 +245,8 @@ class _Render:
                         "name": f"Only {t.only_when[0]} matching {t.only_when[1]}: {t.name}", "step": str(i + 1),
                         "filter": {"conditions": [{"macro": t.only_when[0], "value": t.only_when[1],
                                                    "operator": "NOT_MATCHES_REGEX", "formulaid": "A"}]},
-                        "operations": [{"operationobject": "TRIGGER_PROTOTYPE", "operator": "EQUAL",
-                                        "value": t.name, "discover": "NO_DISCOVER"}]}
+                        "operations": [{"operationobject": "TRIGGER_PROTOTYPE", "operator": "REGEXP",
+                                        "value": discovered_name_pattern(t.name), "discover": "NO_DISCOVER"}]}
                         for i, t in enumerate(overrides)]
                 out.append(rule)
         return out
@@ -245,10 +256,11 @@ class _Render:
 
         The entries' keys are literally "{#BATCH}" etc. (metrics.md), and Zabbix substitutes
         every {#BATCH} in a prototype's parameters, so a JSONPath filter cannot name that key;
-        the script spells it in two pieces and returns the entry, or {} once the batch has
-        left the list: then the last step discards the value and the item keeps its last one
-        until the rule's lifetime removes it."""
+        the script spells it in two pieces and returns the entry. Once the batch has left the
+        list it returns the field's `absent` value, or {}: then the last step discards the
+        value and the item keeps its last one until the rule's lifetime removes it."""
         first = d.macros[0]
+        absent = "{}" if f.absent is None else json.dumps({f.key: f.absent})
         script = (f"var list = JSON.parse(value);\n"
                   f"var key = '{{' + '{first[1:-1]}}}';\n"
                   f"for (var i = 0; i < list.length; i++) {{\n"
@@ -256,7 +268,7 @@ class _Render:
                   f"        return JSON.stringify(list[i]);\n"
                   f"    }}\n"
                   f"}}\n"
-                  f"return '{{}}';")
+                  f"return '{absent}';")
         item = self.dependent(f"{d.name}.{f.key}", f"{d.label}: {f.name}", d.item_key(f.key),
                               VALUE_TYPES[f.value_type], f"$.discovery.{d.name}", cadence, f.unit,
                               f.description, [{"tag": "component", "value": g.name}], on_fail="discard")
