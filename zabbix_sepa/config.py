@@ -107,6 +107,10 @@ class AlertsConfig:
     webhook_url: Optional[str] = None            # Slack-compatible incoming webhook
     webhook_token: Optional[str] = None          # sent as "Authorization: Bearer ..." when set
     webhook_channel: str = "#sepa"
+    # Zabbix severities (SEVERITIES): problems from notify_min_severity up are sent to the admins
+    # (below: the dashboard only); from escalate_min_severity up they escalate when unacknowledged.
+    notify_min_severity: int = 2                 # warning
+    escalate_min_severity: int = 4               # high
 
 
 @dataclass(frozen=True)
@@ -483,8 +487,22 @@ def _api(c, raw, key):
                      timeout=c.number(api.get("timeout", 30), f"{key}.timeout", 1, 600))
 
 
+SEVERITIES = {"information": 1, "warning": 2, "average": 3, "high": 4, "disaster": 5}
+
+
+def _severity(c, value, key):
+    if isinstance(value, str) and value.strip().lower() in SEVERITIES:
+        return SEVERITIES[value.strip().lower()]
+    c.fail(key, f"must be one of {', '.join(SEVERITIES)}, got {_show(value)}")
+
+
+def severity_name(number):
+    return next(name for name, n in SEVERITIES.items() if n == number)
+
+
 def _alerts(c, raw, key):
-    a = c.mapping(raw, key, {"admins", "escalate_after_minutes", "email", "webhook"})
+    a = c.mapping(raw, key, {"admins", "escalate_after_minutes", "email", "webhook", "notify_min_severity",
+                             "escalate_min_severity"})
     admins = a.get("admins", [])
     if not isinstance(admins, list) or not all(isinstance(x, str) and x.strip() for x in admins):
         c.fail(f"{key}.admins", "must be a list of Zabbix user names")
@@ -501,8 +519,16 @@ def _alerts(c, raw, key):
         hook_token = _secret_file(c, c.string(hook["token_file"], f"{key}.webhook.token_file"),
                                   f"{key}.webhook.token_file")
     defaults = AlertsConfig()
+    notify = _severity(c, a.get("notify_min_severity", severity_name(defaults.notify_min_severity)),
+                       f"{key}.notify_min_severity")
+    escalate = _severity(c, a.get("escalate_min_severity", severity_name(defaults.escalate_min_severity)),
+                         f"{key}.escalate_min_severity")
+    if escalate < notify:
+        c.fail(f"{key}.escalate_min_severity",
+               f"{severity_name(escalate)} is below {key}.notify_min_severity ({severity_name(notify)}): "
+               "a problem must be sent before it can escalate")
     return AlertsConfig(
-        admins=tuple(admins),
+        admins=tuple(admins), notify_min_severity=notify, escalate_min_severity=escalate,
         escalate_after_minutes=c.number(a.get("escalate_after_minutes", defaults.escalate_after_minutes),
                                         f"{key}.escalate_after_minutes", 1, 10080, integer=True),
         smtp_server=c.string(email.get("smtp_server", defaults.smtp_server), f"{key}.email.smtp_server"),

@@ -27,7 +27,7 @@ it (`thresholds.<key>`, with its allowed range), which `zabbix-sepa zabbix
 setup` writes into each site's host macros.
 """
 
-SEVERITY = {"INFO": "Information", "WARNING": "Warning", "AVERAGE": "Average", "HIGH": "High"}
+SEVERITY = {"INFO": "Information", "WARNING": "Warning", "AVERAGE": "Average", "HIGH": "High", "DISASTER": "Disaster"}
 BUDGET = {registry.MINUTE: f"`collect_timeout` ({DEFAULT_COLLECT_TIMEOUT:g} s)",
           registry.HOUR: f"`cadences.hour.collect_timeout` ({DEFAULT_HOUR_COLLECT_TIMEOUT:g} s)"}
 

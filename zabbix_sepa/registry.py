@@ -13,11 +13,11 @@ The types are in `zabbix_sepa.groups.base` and re-exported here.
 import re
 
 from zabbix_sepa.groups import ALL, collector
-from zabbix_sepa.groups.base import (AVERAGE, CADENCES, EVERY_RUN, FLOAT, HIGH, HOUR, INFO, INT,
+from zabbix_sepa.groups.base import (AVERAGE, CADENCES, DISASTER, EVERY_RUN, FLOAT, HIGH, HOUR, INFO, INT,
                                      MINUTE, STR, TEXT, WARNING, Discovery, Group, Macro, Metric, Section,
                                      Threshold, Trigger, above, below)
 
-__all__ = ["AVERAGE", "CADENCES", "EVERY_RUN", "FLOAT", "HIGH", "HOUR", "INFO", "INT", "MINUTE", "STR", "TEXT",
+__all__ = ["AVERAGE", "CADENCES", "DISASTER", "EVERY_RUN", "FLOAT", "HIGH", "HOUR", "INFO", "INT", "MINUTE", "STR", "TEXT",
            "WARNING", "Discovery", "Group", "Macro", "Metric", "Section", "Threshold", "Trigger", "above",
            "below", "MASTER_KEYS", "INTERVALS", "UNSUPPORTED", "groups", "sections", "metrics", "discoveries",
            "cadence_of", "document_cadences", "master_key", "item_key", "tables", "macros", "triggers",

@@ -10,6 +10,8 @@ unreachable: one problem; silent: nodata), escalation through the webhook
 with and without acknowledgement, and one scenario through the real agent.
 """
 import datetime as dt
+import email
+import email.policy
 import json
 import os
 import secrets
@@ -21,13 +23,14 @@ import pytest
 import yaml
 
 from tests import mariadb, zabbix
+from tests.smtp import SMTPSink
 from tests.conftest import SiteDB, run_cli
 from zabbix_sepa.dataset import scenarios
 from zabbix_sepa.groups.batches import STUCK_HOURS, UNPROCESSED_HOURS
 
 pytestmark = pytest.mark.zabbix
 
-HIGH, AVERAGE, WARNING, INFO = 4, 3, 2, 1
+DISASTER, HIGH, AVERAGE, WARNING, INFO = 5, 4, 3, 2, 1
 PREFIX = "zsepa-fid-"
 ARTIFACTS = os.environ.get("ZABBIX_SEPA_ARTIFACTS",
                            os.path.join(os.path.dirname(os.path.dirname(__file__)), "artifacts"))
@@ -65,7 +68,7 @@ def expected(fault_result):
         "dormant_mandates": {("SEPA: dormant mandates", WARNING)},
         "invalid_ibans": {("SEPA: active mandates with an invalid IBAN", AVERAGE)},
         "members_without_mandate": {("SEPA: members paying by SEPA without an active mandate", WARNING)},
-        "error_storm": {("SEPA: error rate high", HIGH)},
+        "error_storm": {("SEPA: error rate high", DISASTER)},
         "sepa_errors": {("SEPA: SEPA-related errors", WARNING)},
         "dead_scheduler": {("SEPA: scheduler inactive", HIGH)},
         "stuck_dues": {("SEPA: stuck dues schedules", AVERAGE)},
@@ -136,8 +139,9 @@ def push(cfg, now=None):
 class Fleet:
     """Sites (databases + Zabbix hosts made by `zabbix setup`) for every scenario."""
 
-    def __init__(self, tmp, receiver):
+    def __init__(self, tmp, receiver, smtp):
         self.dbs = []
+        self.smtp = smtp
         try:
             self._build(tmp, receiver)
         except BaseException:
@@ -177,9 +181,11 @@ class Fleet:
             "host.get", {"search": {"host": PREFIX}, "output": ["host"]})}
         (admin,) = zabbix.api("user.get", {"filter": {"username": [ADMIN]}})
         (hook,) = zabbix.api("mediatype.get", {"filter": {"name": ["SEPA webhook"]}})
+        (mail,) = zabbix.api("mediatype.get", {"filter": {"name": ["SEPA Email"]}})
+        every_severity = {"active": 0, "severity": 63, "period": "1-7,00:00-24:00"}
         zabbix.api("user.update", {"userid": admin["userid"], "medias": [
-            {"mediatypeid": hook["mediatypeid"], "sendto": "#admins", "active": 0, "severity": 63,
-             "period": "1-7,00:00-24:00"}]})
+            {"mediatypeid": hook["mediatypeid"], "sendto": "#admins", **every_severity},
+            {"mediatypeid": mail["mediatypeid"], "sendto": ["sepa-admin@example.org"], **every_severity}]})
         zabbix.reload_config_cache()
 
     @staticmethod
@@ -200,6 +206,8 @@ class Fleet:
                             "zabbix": {"server": "127.0.0.1", "port": zabbix.SERVER_PORT,
                                        "api": {"url": zabbix.API_URL, "user": "Admin", "password": "zabbix"}},
                             "alerts": {"admins": [ADMIN], "escalate_after_minutes": 1,
+                                       "email": {"smtp_server": "127.0.0.1", "smtp_port": self.smtp.port,
+                                                 "smtp_email": "zabbix@example.org"},
                                        "webhook": {"url": self.receiver.url, "channel": "#escalation"}},
                             "sites": sites}, fh)
         os.chmod(path, 0o600)
@@ -233,8 +241,8 @@ class Fleet:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    receiver = Receiver()
-    f = Fleet(str(tmp_path_factory.mktemp("fidelity")), receiver)
+    receiver, smtp = Receiver(), SMTPSink()
+    f = Fleet(str(tmp_path_factory.mktemp("fidelity")), receiver, smtp)
     try:
         push(f.silent_cfg)                     # the silent site speaks once, then never again
         want = dict(expected(f.faults), outage=expected(f.faults)["failed_batch"])
@@ -251,6 +259,7 @@ def fleet(tmp_path_factory):
     finally:
         f.close()
         receiver.close()
+        smtp.close()
 
 
 @pytest.mark.parametrize("scenario", ["healthy", *scenarios.FAULTS, "database_unreachable"])
@@ -370,6 +379,42 @@ def test_escalation_only_without_acknowledgement(fleet):
     acked = fleet.receiver.about(ack)
     assert any(c == "#admins" and "SEPA problem:" in t for c, t in acked), acked
     assert not any(c == "#escalation" for c, _ in acked), acked
+
+
+def mails_about(fleet, host):
+    """Subject and body of every mail Zabbix sent about `host` (it encodes both as base64)."""
+    out = []
+    for m in list(fleet.smtp.messages):
+        msg = email.message_from_bytes(m["data"], policy=email.policy.default)
+        text = f"{msg['Subject']}\n{msg.get_content()}"
+        if f"Site: {host}" in text:
+            out.append((m["to"], text))
+    return out
+
+
+def test_severity_routing(fleet):
+    """Warning and up reach the admins (mail and chat), Information only the dashboard; only
+    High and up escalate (the esc-noack site has a High and an Average problem, unacknowledged)."""
+    host = PREFIX + "stuck_draft_batch"         # Average "stuck batches" + Information "Draft for too long"
+    mails = wait_for(lambda: mails_about(fleet, host), lambda m: any("stuck batches" in t for _, t in m),
+                     timeout=60)
+    assert any("stuck batches" in t and "sepa-admin@example.org" in str(to) for to, t in mails), mails
+    posts = fleet.receiver.about(host)
+    assert any("stuck batches" in t for _, t in posts), posts
+    assert not [t for _, t in mails + posts if "SEPA batch " in t]    # "SEPA batch X in Draft for more than 2h"
+    storm = PREFIX + "error_storm"
+    mails = wait_for(lambda: mails_about(fleet, storm), lambda m: any("Severity: Disaster" in t for _, t in m),
+                     timeout=60)
+    assert any("Severity: Disaster" in t for _, t in mails), mails
+    noack = PREFIX + "esc-noack"
+    escalated = wait_for(lambda: [t for c, t in fleet.receiver.about(noack) if c == "#escalation"],
+                         lambda e: any("failed in 24h" in t for t in e), timeout=150, step=3)
+    assert any("failed in 24h" in t for t in escalated), escalated
+    time.sleep(5)
+    escalated = [t for c, t in fleet.receiver.about(noack) if c == "#escalation"]
+    assert not [t for t in escalated if "success rate" in t], escalated      # Average: not escalated
+    sent = [t for c, t in fleet.receiver.about(noack) if c == "#admins"]
+    assert any("success rate" in t for t in sent), sent                      # but sent to the admins
 
 
 def test_one_scenario_through_the_real_agent(fleet, tmp_path):

@@ -124,8 +124,27 @@ def test_a_changed_config_changes_exactly_that(tmp_path, clean):
     assert rc == 0, err
     assert lines[:-1] == [
         "set 1 macro(s) on host 'zsepa-setup-a': {$SEPA.COLLECTION.RATE.MIN}",
-        "update action 'SEPA problems': step 1 to 'SEPA admins', step 2 after 45 min if not acknowledged "
-        "to 'SEPA webhook'"]
+        "update action 'SEPA problems': warning and up: step 1 to 'SEPA admins', step 2 after 45 min if not "
+        "acknowledged to 'SEPA webhook' (high and up)"]
+
+
+def test_severity_routing_is_set_and_changed(tmp_path, clean):
+    assert setup(write(tmp_path))[0] == 0
+
+    def routing():
+        (action,) = zabbix.api("action.get", {"filter": {"name": ["SEPA problems"]}, "selectFilter": "extend"})
+        (user,) = zabbix.api("user.get", {"filter": {"username": ["sepa-escalation"]}, "selectMedias": "extend"})
+        conditions = {(c["conditiontype"], c["operator"], c["value"]) for c in action["filter"]["conditions"]}
+        return ({c for c in conditions if c[0] == "4"}, [m["severity"] for m in user["medias"]])
+    assert routing() == ({("4", "5", "2")}, ["48"])            # Warning and up; the webhook: High, Disaster
+    changed = write(tmp_path, "changed.yaml", notify_min_severity="average", escalate_min_severity="disaster")
+    rc, lines, err = setup(changed)
+    assert rc == 0, err
+    assert lines[:-1] == ["update the media of user 'sepa-escalation'",
+                          "update action 'SEPA problems': average and up: step 1 to 'SEPA admins', step 2 after "
+                          "30 min if not acknowledged to 'SEPA webhook' (disaster and up)"]
+    assert routing() == ({("4", "5", "3")}, ["32"])
+    assert setup(changed)[1][0].startswith("nothing to change")
 
 
 def test_agent_variant_switches_the_template_and_adds_the_interface(tmp_path, clean):

@@ -341,3 +341,23 @@ def test_a_no_data_time_shorter_than_its_interval_is_a_warning_not_an_error(tmp_
     rc, out, err = run_main("check", "--config", path)
     assert "warning" in err and "thresholds.nodata_minutes (0.5 minutes) is shorter than cadences.minute.interval" in err
     assert config.load(path).sites[0].thresholds["nodata_minutes"] == 0.5
+
+
+def test_alert_severities_default_and_names(tmp_path):
+    cfg = config.load(write(tmp_path, {"sites": [SITE]}))
+    assert (cfg.alerts.notify_min_severity, cfg.alerts.escalate_min_severity) == (2, 4)   # Warning, High
+    cfg = config.load(write(tmp_path, {"sites": [SITE], "alerts": {"notify_min_severity": "Information",
+                                                                   "escalate_min_severity": "disaster"}}))
+    assert (cfg.alerts.notify_min_severity, cfg.alerts.escalate_min_severity) == (1, 5)
+
+
+@pytest.mark.parametrize("alerts, message", [
+    ({"notify_min_severity": "critical"}, "alerts.notify_min_severity: must be one of information, warning, "
+                                          "average, high, disaster, got 'critical'"),
+    ({"escalate_min_severity": 4}, "alerts.escalate_min_severity: must be one of"),
+    ({"notify_min_severity": "high", "escalate_min_severity": "average"},
+     "alerts.escalate_min_severity: average is below alerts.notify_min_severity (high)"),
+])
+def test_alert_severity_errors_name_the_keys(tmp_path, alerts, message):
+    with pytest.raises(config.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        config.load(write(tmp_path, {"sites": [SITE], "alerts": alerts}))

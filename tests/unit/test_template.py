@@ -131,7 +131,7 @@ def test_triggers_cover_the_alert_rules(version):
                  "SEPA: collector cannot reach the database", "SEPA: collection partial"):
         assert must in names
     error_rate = next(t for t in triggers if t["name"] == "SEPA: error rate high")
-    assert error_rate["priority"] == "HIGH"
+    assert error_rate["priority"] == "DISASTER"
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -48,7 +48,7 @@ class Metric:
 
 
 # Trigger severities, as the Zabbix 6.0 export names them.
-INFO, WARNING, AVERAGE, HIGH = "INFO", "WARNING", "AVERAGE", "HIGH"
+INFO, WARNING, AVERAGE, HIGH, DISASTER = "INFO", "WARNING", "AVERAGE", "HIGH", "DISASTER"
 
 
 @dataclass(frozen=True)

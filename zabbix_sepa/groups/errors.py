@@ -1,7 +1,7 @@
 """Frappe Error Log: volume, categories and SEPA-related errors."""
 import re
 
-from zabbix_sepa.groups.base import (HIGH, HOUR, INFO, INT, WARNING, Group, Macro, Metric, Section, Threshold,
+from zabbix_sepa.groups.base import (DISASTER, HOUR, INFO, INT, WARNING, Group, Macro, Metric, Section, Threshold,
                                      Trigger, above)
 
 ERROR_LOG = "tabError Log"
@@ -125,9 +125,10 @@ GROUP = Group(
               "SEPA-related Error Log rows in 24 hours above which a problem is raised."),
     ),
     triggers=(
-        above("SEPA: error rate high", "sepa.error.count_1h", "{$SEPA.ERROR.RATE.MAX}", HIGH,
-              "The site logs more errors per hour than the threshold. Look at the error categories "
-              "and the Error Log for the dominating method.",
+        above("SEPA: error rate high", "sepa.error.count_1h", "{$SEPA.ERROR.RATE.MAX}", DISASTER,
+              "The site logs more errors per hour than the threshold (an error storm: the DevOps "
+              "proposal's critical alert). Look at the error categories and the Error Log for the "
+              "dominating method.",
               event_name="SEPA: more than {$SEPA.ERROR.RATE.MAX} errors in the last hour",
               opdata="Errors in 1h: {ITEM.LASTVALUE1}",
               scope="performance"),

@@ -7,6 +7,7 @@ Each step reads what is there and changes only the difference through `change`
 """
 import secrets
 
+from zabbix_sepa.config import severity_name
 from zabbix_sepa.zabbix.api import ApiError
 from zabbix_sepa.zabbix.provision import HOST_GROUP
 
@@ -18,6 +19,8 @@ WEBHOOK = "SEPA webhook"
 ACTION = "SEPA problems"
 USER_ROLE = "1"             # Zabbix's stock "User role"
 READ = 2                    # host group permission: read
+HOST_GROUP_CONDITION, SEVERITY_CONDITION = "0", "4"      # action condition types
+EQUAL, AT_LEAST = "0", "5"                               # their operators: =, >=
 GUI_DEFAULT, GUI_DISABLED = "0", "3"
 
 WEBHOOK_SCRIPT = """\
@@ -48,6 +51,11 @@ MESSAGES = [
      "message": "{USER.FULLNAME} {EVENT.UPDATE.ACTION} the problem {EVENT.NAME} at {EVENT.UPDATE.DATE} "
                 "{EVENT.UPDATE.TIME}.\n{EVENT.UPDATE.MESSAGE}\nSite: {HOST.NAME}"},
 ]
+
+
+def severities_from(lowest):
+    """A user media's severity mask: bit N for Zabbix severity N, from `lowest` to Disaster (5)."""
+    return sum(1 << n for n in range(lowest, 6))
 
 
 class Notification:
@@ -151,7 +159,8 @@ class Notification:
             self.ids["escalation_user"] = None
             return
         media = {"mediatypeid": self.ids["webhook"], "sendto": self.alerts.webhook_channel, "active": "0",
-                 "severity": "63", "period": "1-7,00:00-24:00"}
+                 "severity": str(severities_from(self.alerts.escalate_min_severity)),
+                 "period": "1-7,00:00-24:00"}
         found = self.api.call("user.get", filter={"username": [ESCALATION_USER]}, output=["userid"],
                               selectMedias="extend", selectUsrgrps=["usrgrpid"])
         if not found:
@@ -164,8 +173,8 @@ class Notification:
             self.ids["escalation_user"] = made["userids"][0] if made else None
             return
         u = found[0]
-        have = [(m["mediatypeid"], m["sendto"], m["active"]) for m in u.get("medias", [])]
-        if have != [(media["mediatypeid"], media["sendto"], "0")]:
+        have = [(m["mediatypeid"], m["sendto"], m["active"], str(m["severity"])) for m in u.get("medias", [])]
+        if have != [(media["mediatypeid"], media["sendto"], "0", media["severity"])]:
             self.change(f"update the media of user '{ESCALATION_USER}'",
                         lambda: self.api.call("user.update", userid=u["userid"], medias=[media]))
         self.ids["escalation_user"] = u["userid"]
@@ -186,7 +195,9 @@ class Notification:
             "name": ACTION, "eventsource": "0", "status": "0",
             "esc_period": f"{self.alerts.escalate_after_minutes}m",
             "filter": {"evaltype": "0", "conditions": [
-                {"conditiontype": "0", "operator": "0", "value": self.group_id}]},
+                {"conditiontype": HOST_GROUP_CONDITION, "operator": EQUAL, "value": self.group_id},
+                {"conditiontype": SEVERITY_CONDITION, "operator": AT_LEAST,
+                 "value": str(self.alerts.notify_min_severity)}]},
             "operations": ops,
             "recovery_operations": [{"operationtype": "11", "opmessage": {"default_msg": "1"}}],
             "update_operations": [{"operationtype": "12", "opmessage": {"default_msg": "1"}}],
@@ -202,7 +213,7 @@ class Notification:
                     tuple(sorted(u["userid"] for u in o.get("opmessage_usr", []))),
                     tuple(sorted((c["conditiontype"], c["value"]) for c in o.get("opconditions", []))))
         return (a["status"], a["esc_period"],
-                tuple(sorted((c["conditiontype"], c["value"]) for c in a["filter"]["conditions"])),
+                tuple(sorted((c["conditiontype"], str(c["operator"]), c["value"]) for c in a["filter"]["conditions"])),
                 tuple(sorted(op(o) for o in a["operations"])),
                 tuple(sorted(o["operationtype"] for o in a["recovery_operations"])),
                 tuple(sorted(o["operationtype"] for o in a["update_operations"])))
@@ -212,9 +223,11 @@ class Notification:
         found = self.api.call("action.get", filter={"name": [ACTION]}, output="extend", selectFilter="extend",
                               selectOperations="extend", selectRecoveryOperations="extend",
                               selectUpdateOperations="extend")
-        steps = f"step 1 to '{ADMINS}'" + (
-            f", step 2 after {self.alerts.escalate_after_minutes} min if not acknowledged to '{WEBHOOK}'"
-            if self.alerts.webhook_url else " (no escalation: alerts.webhook.url is not set)")
+        a = self.alerts
+        steps = f"{severity_name(a.notify_min_severity)} and up: step 1 to '{ADMINS}'" + (
+            f", step 2 after {a.escalate_after_minutes} min if not acknowledged to '{WEBHOOK}' "
+            f"({severity_name(a.escalate_min_severity)} and up)"
+            if a.webhook_url else " (no escalation: alerts.webhook.url is not set)")
         if not found:
             self.change(f"create action '{ACTION}': {steps}", lambda: self.api.call("action.create", **want))
             return
