@@ -104,6 +104,10 @@ class AlertsConfig:
     smtp_port: int = 25
     smtp_helo: str = "localhost"
     smtp_email: str = "zabbix@localhost"
+    smtp_security: str = "none"                  # none, starttls or ssl (SMTPS)
+    smtp_verify: bool = True                     # check the server's certificate and name (starttls, ssl)
+    smtp_user: Optional[str] = None              # log in when set (password from smtp_password_file)
+    smtp_password: Optional[str] = None
     webhook_url: Optional[str] = None            # Slack-compatible incoming webhook
     webhook_token: Optional[str] = None          # sent as "Authorization: Bearer ..." when set
     webhook_channel: str = "#sepa"
@@ -506,7 +510,6 @@ def _alerts(c, raw, key):
     admins = a.get("admins", [])
     if not isinstance(admins, list) or not all(isinstance(x, str) and x.strip() for x in admins):
         c.fail(f"{key}.admins", "must be a list of Zabbix user names")
-    email = c.mapping(a.get("email"), f"{key}.email", {"smtp_server", "smtp_port", "smtp_helo", "smtp_email"})
     hook = c.mapping(a.get("webhook"), f"{key}.webhook", {"url", "token", "token_file", "channel"})
     hook_url = c.string(hook.get("url"), f"{key}.webhook.url")
     if hook_url is not None and not hook_url.startswith(("http://", "https://")):
@@ -531,14 +534,44 @@ def _alerts(c, raw, key):
         admins=tuple(admins), notify_min_severity=notify, escalate_min_severity=escalate,
         escalate_after_minutes=c.number(a.get("escalate_after_minutes", defaults.escalate_after_minutes),
                                         f"{key}.escalate_after_minutes", 1, 10080, integer=True),
-        smtp_server=c.string(email.get("smtp_server", defaults.smtp_server), f"{key}.email.smtp_server"),
-        smtp_port=c.number(email.get("smtp_port", defaults.smtp_port), f"{key}.email.smtp_port", 1, 65535,
-                           integer=True),
-        smtp_helo=c.string(email.get("smtp_helo", defaults.smtp_helo), f"{key}.email.smtp_helo"),
-        smtp_email=c.string(email.get("smtp_email", defaults.smtp_email), f"{key}.email.smtp_email"),
+        **_email(c, a.get("email"), f"{key}.email", defaults),
         webhook_url=hook_url, webhook_token=hook_token,
         webhook_channel=c.string(hook.get("channel", defaults.webhook_channel), f"{key}.webhook.channel"),
     )
+
+
+SMTP_SECURITY = ("none", "starttls", "ssl")
+
+
+def _email(c, raw, key, defaults):
+    """The SMTP server of the Zabbix media type and the report mail: AlertsConfig's smtp_* fields."""
+    email = c.mapping(raw, key, {"smtp_server", "smtp_port", "smtp_helo", "smtp_email", "security", "verify",
+                                 "user", "password_file"})
+    security = email.get("security", defaults.smtp_security)
+    if security not in SMTP_SECURITY:
+        c.fail(f"{key}.security", f"must be one of {', '.join(SMTP_SECURITY)}, got {_show(security)}")
+    verify = email.get("verify", defaults.smtp_verify)
+    if not isinstance(verify, bool):
+        c.fail(f"{key}.verify", f"must be true or false, got {_show(verify)}")
+    user = c.string(email.get("user"), f"{key}.user")
+    password = None
+    if email.get("password_file") is not None:
+        password = _secret_file(c, c.absolute_path(email["password_file"], f"{key}.password_file"),
+                                f"{key}.password_file")
+    if (user is None) != (password is None):
+        c.fail(f"{key}.user" if user is None else f"{key}.password_file",
+               "is needed too: the SMTP login takes a user and a password_file")
+    if user is not None and security == "none" and not QUIET:
+        print(f"zabbix-sepa: warning: {c.path}: {key}.user logs in without {key}.security (starttls or ssl): "
+              "the password crosses the network in clear", file=sys.stderr)
+    default_port = {"none": defaults.smtp_port, "starttls": 587, "ssl": 465}[security]
+    return {
+        "smtp_server": c.string(email.get("smtp_server", defaults.smtp_server), f"{key}.smtp_server"),
+        "smtp_port": c.number(email.get("smtp_port", default_port), f"{key}.smtp_port", 1, 65535, integer=True),
+        "smtp_helo": c.string(email.get("smtp_helo", defaults.smtp_helo), f"{key}.smtp_helo"),
+        "smtp_email": c.string(email.get("smtp_email", defaults.smtp_email), f"{key}.smtp_email"),
+        "smtp_security": security, "smtp_verify": verify, "smtp_user": user, "smtp_password": password,
+    }
 
 
 def _health(c, raw, raw_redis):

@@ -35,6 +35,7 @@ PREFIX = "zsepa-fid-"
 ARTIFACTS = os.environ.get("ZABBIX_SEPA_ARTIFACTS",
                            os.path.join(os.path.dirname(os.path.dirname(__file__)), "artifacts"))
 ADMIN = "zsepa-admin"
+SMTP_LOGIN = ("zabbix@example.org", "relay pass")
 
 
 # How long a discovered batch may wait in each status (the template's default macros);
@@ -152,6 +153,10 @@ class Fleet:
         self.server = mariadb.ensure_server()
         zabbix.ensure_stack()
         self.tmp, self.now = tmp, utc_now()
+        self.smtp_password = os.path.join(tmp, "smtp-password")
+        with open(self.smtp_password, "w") as fh:
+            fh.write(SMTP_LOGIN[1] + "\n")
+        os.chmod(self.smtp_password, 0o600)
         self.faults, self.sites, self.db = {}, {}, {}
         self.cleanup_zabbix()
         for name in ["healthy", *scenarios.FAULTS, "recovery", "esc-ack", "esc-noack", "outage", "batches-move"]:
@@ -207,7 +212,9 @@ class Fleet:
                                        "api": {"url": zabbix.API_URL, "user": "Admin", "password": "zabbix"}},
                             "alerts": {"admins": [ADMIN], "escalate_after_minutes": 1,
                                        "email": {"smtp_server": "127.0.0.1", "smtp_port": self.smtp.port,
-                                                 "smtp_email": "zabbix@example.org"},
+                                                 "smtp_email": "zabbix@example.org", "security": "starttls",
+                                                 "verify": False, "user": SMTP_LOGIN[0],
+                                                 "password_file": self.smtp_password},
                                        "webhook": {"url": self.receiver.url, "channel": "#escalation"}},
                             "sites": sites}, fh)
         os.chmod(path, 0o600)
@@ -241,7 +248,7 @@ class Fleet:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    receiver, smtp = Receiver(), SMTPSink()
+    receiver, smtp = Receiver(), SMTPSink(tls="starttls", login=SMTP_LOGIN)   # a relay as most are
     f = Fleet(str(tmp_path_factory.mktemp("fidelity")), receiver, smtp)
     try:
         push(f.silent_cfg)                     # the silent site speaks once, then never again
@@ -388,12 +395,14 @@ def mails_about(fleet, host):
         msg = email.message_from_bytes(m["data"], policy=email.policy.default)
         text = f"{msg['Subject']}\n{msg.get_content()}"
         if f"Site: {host}" in text:
+            assert m["tls"] and m["user"] == SMTP_LOGIN[0]      # the sink takes nothing else anyway
             out.append((m["to"], text))
     return out
 
 
 def test_severity_routing(fleet):
-    """Warning and up reach the admins (mail and chat), Information only the dashboard; only
+    """Warning and up reach the admins (mail through a relay requiring STARTTLS and a login, and
+    chat), Information only the dashboard; only
     High and up escalate (the esc-noack site has a High and an Average problem, unacknowledged)."""
     host = PREFIX + "stuck_draft_batch"         # Average "stuck batches" + Information "Draft for too long"
     mails = wait_for(lambda: mails_about(fleet, host), lambda m: any("stuck batches" in t for _, t in m),

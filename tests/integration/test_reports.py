@@ -362,3 +362,47 @@ def test_the_daily_report_goes_to_each_sites_configured_recipients(prod, tmp_pat
         assert rc == 2 and "site 'site-c' has no reports.daily.mail_to" in err and len(sink.messages) == 2
     finally:
         sink.close()
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_daily_report_through_a_relay_that_requires_tls_and_a_login(prod, tmp_path, security):
+    db, _, _ = prod
+    sink = SMTPSink(tls=security, login=("reports", "pa55 word"))
+    secret = tmp_path / "smtp-password"
+    secret.write_text("pa55 word\n")
+    secret.chmod(0o600)
+    mail = {"smtp_server": "127.0.0.1", "smtp_port": sink.port, "security": security, "verify": False,
+            "user": "reports", "password_file": str(secret)}
+    try:
+        cfg = write_config(tmp_path, db, alerts={"email": mail})
+        rc, out, err = run_cli("report", "daily", "--config", cfg, "--now", NOW_ARG, "--mail-to", "ops@example.org")
+        assert rc == 0, err
+        (sent,) = sink.messages
+        assert sent["tls"] and sent["user"] == "reports"
+
+        # the certificate checked (the default): a self-signed one is refused, clearly
+        cfg = write_config(tmp_path, db, alerts={"email": dict(mail, verify=True)})
+        rc, out, err = run_cli("report", "daily", "--config", cfg, "--now", NOW_ARG, "--mail-to", "ops@example.org")
+        assert rc == 1 and f"TLS with the SMTP server 127.0.0.1:{sink.port} failed" in err
+        assert "CERTIFICATE_VERIFY_FAILED" in err and "Traceback" not in err
+
+        # a wrong password: the login is named, the password is not
+        secret.write_text("wrong\n")
+        cfg = write_config(tmp_path, db, alerts={"email": mail})
+        rc, out, err = run_cli("report", "daily", "--config", cfg, "--now", NOW_ARG, "--mail-to", "ops@example.org")
+        assert rc == 1 and "refused the login of alerts.email.user 'reports': 535" in err, err
+        assert "wrong" not in err and len(sink.messages) == 1
+    finally:
+        sink.close()
+
+
+def test_a_relay_requiring_starttls_refuses_a_plain_config(prod, tmp_path):
+    db, _, _ = prod
+    sink = SMTPSink(tls="starttls", login=("reports", "pw"))
+    try:
+        cfg = write_config(tmp_path, db, alerts={"email": {"smtp_server": "127.0.0.1", "smtp_port": sink.port}})
+        rc, out, err = run_cli("report", "daily", "--config", cfg, "--now", NOW_ARG, "--mail-to", "ops@example.org")
+        assert rc == 1 and "did not take the report" in err and "STARTTLS" in err
+        assert sink.messages == [] and sink.refused
+    finally:
+        sink.close()

@@ -361,3 +361,34 @@ def test_alert_severities_default_and_names(tmp_path):
 def test_alert_severity_errors_name_the_keys(tmp_path, alerts, message):
     with pytest.raises(config.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         config.load(write(tmp_path, {"sites": [SITE], "alerts": alerts}))
+
+
+def test_smtp_security_login_and_default_ports(tmp_path):
+    pw = tmp_path / "smtp-pw"
+    pw.write_text("s3cret\n")
+    os.chmod(pw, 0o600)
+    a = config.load(write(tmp_path, {"sites": [SITE]})).alerts
+    assert (a.smtp_security, a.smtp_port, a.smtp_verify, a.smtp_user, a.smtp_password) == ("none", 25, True, None, None)
+    for security, port in (("starttls", 587), ("ssl", 465)):
+        a = config.load(write(tmp_path, {"sites": [SITE], "alerts": {"email": {
+            "security": security, "user": "relay", "password_file": str(pw)}}})).alerts
+        assert (a.smtp_security, a.smtp_port, a.smtp_user, a.smtp_password) == (security, port, "relay", "s3cret")
+
+
+@pytest.mark.parametrize("email, message", [
+    ({"security": "tls"}, "alerts.email.security: must be one of none, starttls, ssl, got 'tls'"),
+    ({"verify": "no"}, "alerts.email.verify: must be true or false, got 'no'"),
+    ({"security": "starttls", "user": "relay"}, "alerts.email.password_file: is needed too"),
+    ({"password_file": "relative/pw"}, "alerts.email.password_file: must be an absolute path"),
+])
+def test_smtp_errors_name_the_key(tmp_path, email, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(write(tmp_path, {"sites": [SITE], "alerts": {"email": email}}))
+
+
+def test_smtp_login_in_clear_is_warned_about(tmp_path, capsys):
+    pw = tmp_path / "smtp-pw"
+    pw.write_text("s3cret\n")
+    os.chmod(pw, 0o600)
+    config.load(write(tmp_path, {"sites": [SITE], "alerts": {"email": {"user": "relay", "password_file": str(pw)}}}))
+    assert "alerts.email.user logs in without alerts.email.security" in capsys.readouterr().err

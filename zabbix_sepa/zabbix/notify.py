@@ -21,6 +21,7 @@ USER_ROLE = "1"             # Zabbix's stock "User role"
 READ = 2                    # host group permission: read
 HOST_GROUP_CONDITION, SEVERITY_CONDITION = "0", "4"      # action condition types
 EQUAL, AT_LEAST = "0", "5"                               # their operators: =, >=
+SMTP_SECURITY = {"none": "0", "starttls": "1", "ssl": "2"}
 GUI_DEFAULT, GUI_DISABLED = "0", "3"
 
 WEBHOOK_SCRIPT = """\
@@ -116,7 +117,13 @@ class Notification:
         a = self.alerts
         email = {"name": EMAIL, "type": "0", "smtp_server": a.smtp_server, "smtp_port": str(a.smtp_port),
                  "smtp_helo": a.smtp_helo, "smtp_email": a.smtp_email, "status": "0",
+                 "smtp_security": SMTP_SECURITY[a.smtp_security],
+                 "smtp_verify_peer": "1" if a.smtp_verify and a.smtp_security != "none" else "0",
+                 "smtp_verify_host": "1" if a.smtp_verify and a.smtp_security != "none" else "0",
+                 "smtp_authentication": "1" if a.smtp_user else "0", "username": a.smtp_user or "",
                  "description": "E-mail for SEPA problems (zabbix-sepa setup)."}
+        if a.smtp_user:
+            email["passwd"] = a.smtp_password
         self.ids["email"] = self.media_type(email)
         if not a.webhook_url:
             self.ids["webhook"] = None
