@@ -35,6 +35,7 @@ command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)      # promtool checks our exposition
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server) # the health check's Redis PING
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)     # the shell scripts are shellcheck-clean
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)           # the test SMTP relay's certificate
 if [ ${#need_apt[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || { echo "tests/run.sh: need root to install: ${need_apt[*]}" >&2; exit 1; }
     [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
