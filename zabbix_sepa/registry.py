@@ -5,7 +5,7 @@ that more than one part of zabbix-sepa needs, each stated once here.
 - the master item key of each cadence (`master_key`), which `send`, the UserParameters
   and the templates use; the item key of a collector metric for a cadence (`item_key`);
 - the config thresholds with their defaults and ranges (`thresholds()`), from the macros
-  the groups declare;
+  the groups declare, and the orders they keep (`orders()`);
 - the root triggers a business trigger depends on (`roots`).
 
 The types are in `zabbix_sepa.groups.base` and re-exported here.
@@ -14,14 +14,14 @@ import re
 
 from zabbix_sepa.groups import ALL, collector
 from zabbix_sepa.groups.base import (AVERAGE, CADENCES, EVERY_RUN, FLOAT, HIGH, HOUR, INFO, INT,
-                                     MINUTE, STR, TEXT, WARNING, Discovery, Group, Macro, Metric, Section,
-                                     Threshold, Trigger, above, below)
+                                     MINUTE, STR, TEXT, WARNING, Discovery, Group, Macro, Metric, Order,
+                                     Section, Threshold, Trigger, above, below)
 
 __all__ = ["AVERAGE", "CADENCES", "EVERY_RUN", "FLOAT", "HIGH", "HOUR", "INFO", "INT", "MINUTE", "STR", "TEXT",
-           "WARNING", "Discovery", "Group", "Macro", "Metric", "Section", "Threshold", "Trigger", "above",
+           "WARNING", "Discovery", "Group", "Macro", "Metric", "Order", "Section", "Threshold", "Trigger", "above",
            "below", "MASTER_KEYS", "INTERVALS", "UNSUPPORTED", "groups", "sections", "metrics", "discoveries",
            "cadence_of", "document_cadences", "master_key", "item_key", "tables", "macros", "triggers",
-           "thresholds", "roots", "trigger_cadences"]
+           "thresholds", "orders", "roots", "trigger_cadences"]
 
 # The value that carries each cadence's document: a trapper item of this key, or the agent
 # item `<key>[<site>]` answered by the UserParameter `<key>[*]`.
@@ -94,6 +94,11 @@ def triggers():
 def thresholds():
     """{config key: Threshold} of every `thresholds:` key, in declaration order."""
     return {t.key: t for g in ALL for t in g.thresholds}
+
+
+def orders():
+    """Every Order between thresholds the groups declare, in declaration order."""
+    return [o for g in ALL for o in g.orders]
 
 
 def roots(cadence):

@@ -78,3 +78,11 @@ def test_metric_reference_is_up_to_date():
     with open(os.path.join(ROOT, "docs", "metrics.md"), encoding="utf-8") as fh:
         committed = fh.read()
     assert committed == metric_reference(), "run: zabbix-sepa docs > docs/metrics.md"
+
+
+
+def test_orders_are_between_registered_thresholds():
+    thresholds = registry.thresholds()
+    for order in registry.orders():
+        assert thresholds[order.lower.key] is order.lower and thresholds[order.higher.key] is order.higher
+        assert order.lower != order.higher and order.why

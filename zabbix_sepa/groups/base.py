@@ -3,8 +3,8 @@ types every metric group module (`zabbix_sepa.groups.*`) declares itself with.
 
 A group declares its metrics (key, name, unit, value type, description), its
 discovery lists, its `Section`s (one SQL statement or one streamed read each,
-with the tables it needs and the cadence it is collected at), and the Zabbix
-triggers and threshold macros about them. `zabbix_sepa.registry` gathers the
+with the tables it needs and the cadence it is collected at), the Zabbix
+triggers and threshold macros about them, and the `Order`s its thresholds keep. `zabbix_sepa.registry` gathers the
 groups; the collector, the docs, both template variants, the UserParameters
 and the Prometheus names are generated from these declarations.
 
@@ -61,6 +61,26 @@ class Threshold:
     default: float
     minimum: float
     maximum: float
+
+
+@dataclass(frozen=True)
+class Order:
+    """Two thresholds whose meaning orders them: `lower`'s value may not be above `higher`'s
+    (with `strict`, must be below it), e.g. a Draft batch is stuck sooner than a Submitted one.
+    The config checks every site's thresholds (its own over the top-level ones over the
+    defaults) against every Order a group declares; `why` says it to the user."""
+    lower: Threshold
+    higher: Threshold
+    why: str
+    strict: bool = False
+
+    def holds(self, thresholds):
+        low, high = thresholds[self.lower.key], thresholds[self.higher.key]
+        return low < high if self.strict else low <= high
+
+    @property
+    def relation(self):
+        return "below" if self.strict else "at most"
 
 
 @dataclass(frozen=True)
@@ -180,6 +200,7 @@ class Group:
     sections: Tuple[Section, ...]
     macros: Tuple[Macro, ...] = ()
     triggers: Tuple[Trigger, ...] = ()
+    orders: Tuple[Order, ...] = ()      # thresholds (of any group) that their meaning orders
 
     @property
     def metrics(self):
