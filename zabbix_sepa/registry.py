@@ -6,6 +6,7 @@ that more than one part of zabbix-sepa needs, each stated once here.
   and the templates use; the item key of a collector metric for a cadence (`item_key`);
 - the config thresholds with their defaults and ranges (`thresholds()`), from the macros
   the groups declare, and the orders they keep (`orders()`);
+- the macros' former names (`renamed_macros()`), which `zabbix setup` moves on hosts;
 - the root triggers a business trigger depends on (`roots`).
 
 The types are in `zabbix_sepa.groups.base` and re-exported here.
@@ -21,7 +22,7 @@ __all__ = ["AVERAGE", "CADENCES", "EVERY_RUN", "FLOAT", "HIGH", "HOUR", "INFO", 
            "WARNING", "Discovery", "Group", "Macro", "Metric", "Order", "Section", "Threshold", "Trigger", "above",
            "below", "MASTER_KEYS", "INTERVALS", "UNSUPPORTED", "groups", "sections", "metrics", "discoveries",
            "cadence_of", "document_cadences", "master_key", "item_key", "tables", "macros", "triggers",
-           "thresholds", "orders", "roots", "trigger_cadences"]
+           "thresholds", "orders", "renamed_macros", "roots", "trigger_cadences"]
 
 # The value that carries each cadence's document: a trapper item of this key, or the agent
 # item `<key>[<site>]` answered by the UserParameter `<key>[*]`.
@@ -99,6 +100,11 @@ def thresholds():
 def orders():
     """Every Order between thresholds the groups declare, in declaration order."""
     return [o for g in ALL for o in g.orders]
+
+
+def renamed_macros():
+    """{former macro name: current name}: what `zabbix setup` moves on a host."""
+    return {old: m.name for m in macros() for old in m.formerly}
 
 
 def roots(cadence):

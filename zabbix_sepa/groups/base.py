@@ -90,11 +90,19 @@ class Macro:
     Its value is the site's `thresholds.<threshold.key>` followed by `suffix`
     (a Zabbix time suffix such as "h"): the template's default comes from the
     threshold's default, and `zabbix setup` writes a site's own thresholds into
-    host macros the same way, so template and config cannot disagree."""
+    host macros the same way, so template and config cannot disagree.
+
+    Names: `{$SEPA.<AREA>.<NAME>.MAX|MIN[.WARN|.CRIT]}`, upper-case words separated by dots
+    (no underscores), MAX or MIN last but for an optional WARN or CRIT, and a context
+    (`:"Draft"`) if any after that. The one exception is {$SEPA.NODATA.TIME}: the period
+    nodata() looks back over, not a limit a value is compared with. `formerly`: the names
+    the macro had before (the one table of renames: `zabbix setup` moves a host's macro
+    of a former name to this one, the README lists them)."""
     name: str
     threshold: Threshold
     description: str
     suffix: str = ""
+    formerly: Tuple[str, ...] = ()
 
     def value(self, thresholds=None):
         number = self.threshold.default if thresholds is None else thresholds[self.threshold.key]
