@@ -25,7 +25,7 @@ HOST_NAME = re.compile(r"[0-9A-Za-z_. -]{1,128}")
 # thresholds: key -> Threshold(default, minimum, maximum), declared by the metric groups
 # (batch_stuck_hours and batch_unprocessed_hours steer the collector, metrics.md; the others
 # are the alert thresholds that the template's macros default to and `zabbix setup` writes
-# into host macros).
+# into host macros). The groups also declare the Orders that each site's thresholds keep.
 THRESHOLDS = registry.thresholds()
 DEFAULT_THRESHOLDS = {k: t.default for k, t in THRESHOLDS.items()}
 DEFAULT_DISCOVERY = {"max_batches": 100}
@@ -365,6 +365,27 @@ def _thresholds(c, raw, key, base):
     return out
 
 
+def _check_threshold_orders(c, key, site, thresholds, origin):
+    """Every Order the groups declare, on a site's merged thresholds: an error naming the site,
+    both keys, their values and where each value comes from (`origin(threshold key)`)."""
+    for order in registry.orders():
+        if not order.holds(thresholds):
+            low, high = order.lower.key, order.higher.key
+            c.fail(key, f"site {site!r}: {low} ({_show(thresholds[low])}, {origin(low)}) must be {order.relation} "
+                        f"{high} ({_show(thresholds[high])}, {origin(high)}): {order.why}")
+
+
+def _threshold_origin(site_raw, site_key, top_raw):
+    """Where a site's threshold comes from: its own key, the top-level one, or the default."""
+    def origin(k):
+        if isinstance(site_raw, dict) and k in site_raw:
+            return f"{site_key}.{k}"
+        if isinstance(top_raw, dict) and k in top_raw:
+            return f"thresholds.{k}"
+        return "default"
+    return origin
+
+
 def _discovery(c, raw, key, base):
     raw = c.mapping(raw, key, DEFAULT_DISCOVERY.keys())
     out = dict(base)
@@ -693,6 +714,8 @@ def parse(raw, path="<config>"):
             c.fail(f"{key}.name", f"duplicate site name {name!r}")
         names.add(name)
         site_thresholds = _thresholds(c, rs.get("thresholds"), f"{key}.thresholds", thresholds)
+        _check_threshold_orders(c, f"{key}.thresholds", name, site_thresholds,
+                                _threshold_origin(rs.get("thresholds"), f"{key}.thresholds", top.get("thresholds")))
         intervals, hour_timeout = _cadences(c, rs.get("cadences"), f"{key}.cadences", cadences)
         _check_cadence_thresholds(c, f"{key}.", site_thresholds, intervals)
         sites.append(Site(

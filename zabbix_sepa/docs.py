@@ -24,7 +24,10 @@ template has them once per cadence, as `<key>` for the minute and
 ("SEPA by Zabbix trapper" / "SEPA by Zabbix agent") about it, and the macros
 that hold their thresholds; a macro's default is the config key named beside
 it (`thresholds.<key>`, with its allowed range), which `zabbix-sepa zabbix
-setup` writes into each site's host macros.
+setup` writes into each site's host macros. Where the meaning of two
+thresholds orders them, the group says so, and the config refuses a site
+whose thresholds (its own over the top-level ones over the defaults) break
+the order.
 """
 
 SEVERITY = {"INFO": "Information", "WARNING": "Warning", "AVERAGE": "Average", "HIGH": "High", "DISASTER": "Disaster"}
@@ -86,4 +89,7 @@ def metric_reference():
             for m in g.macros:
                 out.append(f"| `{_cell(m.name)}` | `{m.default}` | `thresholds.{m.threshold.key}` "
                            f"({_range(m.threshold)}) | {_cell(m.description)} |")
+        for o in g.orders:
+            out.append(f"\nEach site's `thresholds.{o.lower.key}` must be {o.relation} its "
+                       f"`thresholds.{o.higher.key}` (else a config error): {_cell(o.why)}.")
     return "\n".join(out) + "\n"

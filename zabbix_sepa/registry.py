@@ -5,7 +5,8 @@ that more than one part of zabbix-sepa needs, each stated once here.
 - the master item key of each cadence (`master_key`), which `send`, the UserParameters
   and the templates use; the item key of a collector metric for a cadence (`item_key`);
 - the config thresholds with their defaults and ranges (`thresholds()`), from the macros
-  the groups declare;
+  the groups declare, and the orders they keep (`orders()`);
+- the macros' former names (`renamed_macros()`), which `zabbix setup` moves on hosts;
 - the root triggers a business trigger depends on (`roots`).
 
 The types are in `zabbix_sepa.groups.base` and re-exported here.
@@ -14,14 +15,15 @@ import re
 
 from zabbix_sepa.groups import ALL, collector
 from zabbix_sepa.groups.base import (AVERAGE, CADENCES, DISASTER, EVERY_RUN, FLOAT, HIGH, HOUR, INFO, INT,
-                                     MINUTE, STR, TEXT, WARNING, Discovery, Group, Macro, Metric, Section,
-                                     Threshold, Trigger, above, below)
+                                     MINUTE, STR, TEXT, WARNING, Discovery, Group, Macro, Metric, Order,
+                                     Section, Threshold, Trigger, above, below)
 
-__all__ = ["AVERAGE", "CADENCES", "DISASTER", "EVERY_RUN", "FLOAT", "HIGH", "HOUR", "INFO", "INT", "MINUTE", "STR", "TEXT",
-           "WARNING", "Discovery", "Group", "Macro", "Metric", "Section", "Threshold", "Trigger", "above",
+__all__ = ["AVERAGE", "CADENCES", "DISASTER", "EVERY_RUN", "FLOAT", "HIGH", "HOUR", "INFO", "INT", "MINUTE",
+           "STR", "TEXT", "WARNING", "Discovery", "Group", "Macro", "Metric", "Order", "Section", "Threshold",
+           "Trigger", "above",
            "below", "MASTER_KEYS", "INTERVALS", "UNSUPPORTED", "groups", "sections", "metrics", "discoveries",
            "cadence_of", "document_cadences", "master_key", "item_key", "tables", "macros", "triggers",
-           "thresholds", "roots", "trigger_cadences"]
+           "thresholds", "orders", "renamed_macros", "roots", "trigger_cadences"]
 
 # The value that carries each cadence's document: a trapper item of this key, or the agent
 # item `<key>[<site>]` answered by the UserParameter `<key>[*]`.
@@ -94,6 +96,16 @@ def triggers():
 def thresholds():
     """{config key: Threshold} of every `thresholds:` key, in declaration order."""
     return {t.key: t for g in ALL for t in g.thresholds}
+
+
+def orders():
+    """Every Order between thresholds the groups declare, in declaration order."""
+    return [o for g in ALL for o in g.orders]
+
+
+def renamed_macros():
+    """{former macro name: current name}: what `zabbix setup` moves on a host."""
+    return {old: m.name for m in macros() for old in m.formerly}
 
 
 def roots(cadence):

@@ -147,6 +147,34 @@ def test_severity_routing_is_set_and_changed(tmp_path, clean):
     assert setup(changed)[1][0].startswith("nothing to change")
 
 
+def test_macros_of_a_former_name_move_to_the_current_one(tmp_path, clean):
+    """An upgrade: a host an older setup made holds {$SEPA.MEMBER.NO_MANDATE.MAX} (and a user's
+    per-country override of {$SEPA.MANDATE.IBAN_INVALID.MAX}); setup moves both, once."""
+    cfg = write(tmp_path)
+    assert setup(cfg)[0] == 0
+    (h,) = zabbix.api("host.get", {"filter": {"host": [SITES[0]]}, "selectMacros": ["macro", "value"]})
+    macros = [{"macro": m["macro"], "value": m["value"]} for m in h["macros"]
+              if m["macro"] != "{$SEPA.MEMBER.WITHOUT.MANDATE.MAX}"]
+    zabbix.api("host.update", {"hostid": h["hostid"], "macros": macros + [
+        {"macro": "{$SEPA.MEMBER.NO_MANDATE.MAX}", "value": "0"},
+        {"macro": '{$SEPA.MANDATE.IBAN_INVALID.MAX:"NL"}', "value": "4", "description": "Dutch banks"}]})
+
+    rc, lines, err = setup(cfg)
+    assert rc == 0, err
+    assert lines[:-1] == [
+        f"rename macro(s) on host '{SITES[0]}': "
+        '{$SEPA.MANDATE.IBAN_INVALID.MAX:"NL"} -> {$SEPA.MANDATE.IBAN.INVALID.MAX:"NL"}, '
+        "{$SEPA.MEMBER.NO_MANDATE.MAX} -> {$SEPA.MEMBER.WITHOUT.MANDATE.MAX}"], lines
+    (h,) = zabbix.api("host.get", {"filter": {"host": [SITES[0]]},
+                                   "selectMacros": ["macro", "value", "description"]})
+    after = {m["macro"]: m for m in h["macros"]}
+    assert "{$SEPA.MEMBER.NO_MANDATE.MAX}" not in after and '{$SEPA.MANDATE.IBAN_INVALID.MAX:"NL"}' not in after
+    assert after["{$SEPA.MEMBER.WITHOUT.MANDATE.MAX}"]["value"] == "0"
+    moved = after['{$SEPA.MANDATE.IBAN.INVALID.MAX:"NL"}']
+    assert (moved["value"], moved["description"]) == ("4", "Dutch banks")
+    assert setup(cfg)[1][0].startswith("nothing to change")
+
+
 def test_agent_variant_switches_the_template_and_adds_the_interface(tmp_path, clean):
     cfg = write(tmp_path)
     assert setup(cfg)[0] == 0

@@ -392,3 +392,77 @@ def test_smtp_login_in_clear_is_warned_about(tmp_path, capsys):
     os.chmod(pw, 0o600)
     config.load(write(tmp_path, {"sites": [SITE], "alerts": {"email": {"user": "relay", "password_file": str(pw)}}}))
     assert "alerts.email.user logs in without alerts.email.security" in capsys.readouterr().err
+
+
+# -- thresholds that cannot contradict (issue 16, part 5) -----------------------------------------
+
+# One case per Order the groups declare: (lower key, a value breaking it, higher key, relation).
+# Every value is in its key's own range and only the order is broken (the higher key at its default).
+BROKEN_ORDERS = [
+    ("batch_stuck_hours", 72, "batch_unprocessed_hours", "below"),        # equal: Draft must be sooner
+    ("error_rate_per_hour", 501, "errors_per_day_max", "at most"),
+    ("nodata_minutes", 151, "nodata_hour_minutes", "at most"),
+]
+
+
+def test_every_order_has_a_breaking_case_here():
+    from zabbix_sepa import registry
+    declared = {(o.lower.key, o.higher.key) for o in registry.orders()}
+    assert declared == {(low, high) for low, _, high, _ in BROKEN_ORDERS}
+
+
+def test_the_defaults_keep_every_order(tmp_path):
+    from zabbix_sepa import registry
+    assert registry.orders()
+    for order in registry.orders():
+        assert order.holds(config.DEFAULT_THRESHOLDS), order
+    assert config.load(write(tmp_path, {"sites": [SITE]})).sites[0].thresholds == config.DEFAULT_THRESHOLDS
+    assert config.HealthConfig().disk_warn_percent <= config.HealthConfig().disk_critical_percent
+
+
+@pytest.mark.parametrize("low, value, high, relation", BROKEN_ORDERS)
+def test_a_threshold_its_order_forbids_is_an_error_naming_both_keys_and_the_site(tmp_path, low, value, high,
+                                                                                  relation):
+    path = write(tmp_path, {"thresholds": {low: value}, "sites": [SITE]})
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    default = config.DEFAULT_THRESHOLDS[high]
+    assert err.value.key == "sites[0].thresholds"
+    assert err.value.problem.startswith(f"site 'prod': {low} ({value}, thresholds.{low}) must be {relation} "
+                                        f"{high} ({default}, default): ")
+    # the limit itself is allowed (the strict order: just below it)
+    at_limit = default - 0.5 if relation == "below" else default
+    assert config.load(write(tmp_path, {"thresholds": {low: at_limit}, "sites": [SITE]}))
+
+
+def test_a_site_overriding_one_key_is_checked_against_the_inherited_other(tmp_path):
+    doc = {"thresholds": {"batch_unprocessed_hours": 10},
+           "sites": [SITE, dict(SITE, name="slow", thresholds={"batch_stuck_hours": 12})]}
+    with pytest.raises(config.ConfigError) as err:
+        config.load(write(tmp_path, doc))
+    assert str(err.value).endswith(
+        "sites[1].thresholds: site 'slow': batch_stuck_hours (12, sites[1].thresholds.batch_stuck_hours) must be "
+        "below batch_unprocessed_hours (10, thresholds.batch_unprocessed_hours): a Draft or Generated batch waits "
+        "for the association and is stuck sooner than a Submitted one, which waits for the bank")
+    # what counts is each site's merged thresholds: a top level that only its sites' own keys set right loads
+    fixed = {"thresholds": {"batch_stuck_hours": 100},
+             "sites": [dict(SITE, thresholds={"batch_unprocessed_hours": 200})]}
+    assert config.load(write(tmp_path, fixed)).sites[0].thresholds["batch_stuck_hours"] == 100
+
+
+def test_disk_warn_and_critical_are_ordered(tmp_path):
+    path = write(tmp_path, {"health": {"disk_warn_percent": 90, "disk_critical_percent": 85}, "sites": [SITE]})
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert str(err.value) == (f"config error in {path}: health: disk_critical_percent (85) is below "
+                              "disk_warn_percent (90)")
+
+
+def test_a_contradiction_exits_2_with_the_message_not_a_traceback(tmp_path):
+    path = write(tmp_path, {"sites": [dict(SITE, thresholds={"error_rate_per_hour": 600})]})
+    rc, out, err = run_cli("check", "--config", path)
+    assert rc == 2 and out == "" and "Traceback" not in err
+    assert err.strip() == (f"zabbix-sepa: config error in {path}: sites[0].thresholds: site 'prod': "
+                           "error_rate_per_hour (600, sites[0].thresholds.error_rate_per_hour) must be at most "
+                           "errors_per_day_max (500, default): an hour's errors are part of its day's: more allowed "
+                           "in one hour than in the whole day contradicts the daily maximum")

@@ -78,3 +78,48 @@ def test_metric_reference_is_up_to_date():
     with open(os.path.join(ROOT, "docs", "metrics.md"), encoding="utf-8") as fh:
         committed = fh.read()
     assert committed == metric_reference(), "run: zabbix-sepa docs > docs/metrics.md"
+
+
+# The one style of a threshold macro: {$SEPA.<AREA>.<NAME>.MAX|MIN[.WARN|.CRIT]}, upper-case words
+# separated by dots (no underscores; NAME one word or more), then a context (:"Draft") if any.
+_WORD = r"(?!(?:MAX|MIN|WARN|CRIT)\b)[A-Z][A-Z0-9]*"
+THRESHOLD_MACRO = re.compile(rf'\{{\$SEPA\.{_WORD}(?:\.{_WORD})+\.(?:MAX|MIN)(?:\.(?:WARN|CRIT))?(?::"[^"]*")?\}}')
+# Not a limit a value is compared with but the period nodata() looks back over (base.Macro).
+NOT_A_LIMIT = {"{$SEPA.NODATA.TIME}", '{$SEPA.NODATA.TIME:"hour"}'}
+
+
+def test_every_threshold_macro_has_the_one_style():
+    for name in ("{$SEPA.BATCH.PENDING.AGE.MAX}", '{$SEPA.BATCH.PENDING.AGE.MAX:"Draft"}',
+                 "{$SEPA.DISK.USED.MAX.WARN}", "{$SEPA.COLLECTION.RATE.MIN.CRIT}"):
+        assert THRESHOLD_MACRO.fullmatch(name), name
+    for name in ("{$SEPA.MEMBER.NO_MANDATE.MAX}", "{$SEPA.ERROR.MAX}", "{$SEPA.ERROR.RATE.WARN}",
+                 "{$SEPA.ERROR.RATE.WARN.MAX}", "{$SEPA.ERROR.MAX.RATE.MAX}", "{$SEPA.error.rate.MAX}",
+                 "{$SEPA.ERROR.RATE.MAX.CRIT.WARN}"):
+        assert not THRESHOLD_MACRO.fullmatch(name), name
+    names = [m.name for m in registry.macros()]
+    assert set(names) >= NOT_A_LIMIT
+    assert [n for n in names if n not in NOT_A_LIMIT and not THRESHOLD_MACRO.fullmatch(n)] == []
+
+
+def test_former_macro_names_are_gone_and_lead_to_a_current_one():
+    renamed = registry.renamed_macros()
+    assert renamed == {
+        "{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}": "{$SEPA.MANDATE.EXPIRED.ACTIVE.MAX}",
+        "{$SEPA.MANDATE.IBAN_INVALID.MAX}": "{$SEPA.MANDATE.IBAN.INVALID.MAX}",
+        "{$SEPA.MEMBER.NO_MANDATE.MAX}": "{$SEPA.MEMBER.WITHOUT.MANDATE.MAX}"}
+    current = {m.name for m in registry.macros()}
+    assert not set(renamed) & current and set(renamed.values()) <= current
+    used = " ".join(t.expression + t.recovery + t.event_name + t.description for t in registry.triggers())
+    used += " ".join(t.expression + t.event_name for d in registry.discoveries() for t in d.triggers)
+    assert not [old for old in renamed if old[:-1] in used]
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
+        readme = fh.read()
+    for old, new in renamed.items():                    # the upgrade notes list each rename
+        assert f"| `{old}` | `{new}` |" in readme, old
+
+
+def test_orders_are_between_registered_thresholds():
+    thresholds = registry.thresholds()
+    for order in registry.orders():
+        assert thresholds[order.lower.key] is order.lower and thresholds[order.higher.key] is order.higher
+        assert order.lower != order.higher and order.why

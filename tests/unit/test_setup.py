@@ -210,3 +210,83 @@ def test_agent_hosts_on_7_0_get_check_timeouts_and_intervals_that_fit_their_conf
     trapper = Provisioning(FakeApi("7.0.9"), None, None, agent=False).desired_macros(site)
     assert not set(template.AGENT_TIMEOUT_MACROS.values()) & set(trapper)
     assert trapper["{$SEPA.BATCH.FAILED.MAX}"] == "0"
+
+
+class FakeHostApi(FakeApi):
+    """A Zabbix holding one host `host` (linked, in group SEPA) with `macros`; host.update of
+    macros replaces them, as the real API does."""
+
+    def __init__(self, host, macros):
+        super().__init__("7.0.9")
+        self.host = {"hostid": "101", "host": host, "hostgroups": [{"groupid": "5"}],
+                     "parentTemplates": [{"templateid": "10"}], "interfaces": [], "macros": macros}
+
+    def call(self, method, **params):
+        self.calls.append((method, params))
+        if method == "host.get":
+            return [json.loads(json.dumps(self.host))]
+        if method == "host.update" and "macros" in params:
+            self.host["macros"] = [dict(m) for m in params["macros"]]
+        return {}
+
+
+def provision_host(api, cfg, dry_run=False):
+    from zabbix_sepa.zabbix.provision import Provisioning
+    lines = []
+    p = Provisioning(api, cfg, setup.Changes(dry_run, lines.append))
+    p.group_id, p.template_ids = "5", {"trapper": "10", "agent": "11"}
+    p.host(cfg.sites[0])
+    return lines
+
+
+def test_setup_moves_macros_of_a_former_name_to_the_current_one_once():
+    from zabbix_sepa.config import parse
+    from zabbix_sepa.zabbix.provision import Provisioning
+    cfg = parse({"sites": [{"name": "site-a", "database": {"name": "d", "user": "u"},
+                            "thresholds": {"member_without_mandate_max": 3}}]})
+    want = Provisioning(FakeApi("7.0.9"), cfg, None).desired_macros(cfg.sites[0])
+    # a host an older setup made: its macros under the former names
+    old = {"{$SEPA.MEMBER.NO_MANDATE.MAX}": "{$SEPA.MEMBER.WITHOUT.MANDATE.MAX}",
+           "{$SEPA.MANDATE.IBAN_INVALID.MAX}": "{$SEPA.MANDATE.IBAN.INVALID.MAX}",
+           "{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}": "{$SEPA.MANDATE.EXPIRED.ACTIVE.MAX}"}
+    macros = [{"macro": {v: k for k, v in old.items()}.get(k, k), "value": v, "description": ""}
+              for k, v in want.items() if k != "{$SEPA.MANDATE.EXPIRED.ACTIVE.MAX}"]
+    macros += [{"macro": "{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}", "value": "7", "description": ""},  # both names:
+               {"macro": "{$SEPA.MANDATE.EXPIRED.ACTIVE.MAX}", "value": "0", "description": ""},  # current wins
+               {"macro": '{$SEPA.MANDATE.IBAN_INVALID.MAX:"NL"}', "value": "4", "description": "per country"},
+               {"macro": "{$SITE.OWNER}", "value": "finance", "description": "not ours"}]
+    api = FakeHostApi("site-a", macros)
+
+    assert provision_host(api, cfg, dry_run=True) == [
+        "would rename macro(s) on host 'site-a': {$SEPA.MANDATE.EXPIRED_ACTIVE.MAX} -> "
+        '{$SEPA.MANDATE.EXPIRED.ACTIVE.MAX}, {$SEPA.MANDATE.IBAN_INVALID.MAX:"NL"} -> '
+        '{$SEPA.MANDATE.IBAN.INVALID.MAX:"NL"}, {$SEPA.MANDATE.IBAN_INVALID.MAX} -> {$SEPA.MANDATE.IBAN.INVALID.MAX}, '
+        "{$SEPA.MEMBER.NO_MANDATE.MAX} -> {$SEPA.MEMBER.WITHOUT.MANDATE.MAX}"]
+    assert [m for m, _ in api.calls if m != "host.get"] == []
+
+    lines = provision_host(api, cfg)
+    assert lines == [line[len("would "):] for line in provision_host(FakeHostApi("site-a", macros), cfg, True)]
+    after = {m["macro"]: m for m in api.host["macros"]}
+    assert not set(old) & set(after) and '{$SEPA.MANDATE.IBAN_INVALID.MAX:"NL"}' not in after
+    assert after["{$SEPA.MEMBER.WITHOUT.MANDATE.MAX}"]["value"] == "3"          # the value moved
+    assert after["{$SEPA.MANDATE.EXPIRED.ACTIVE.MAX}"]["value"] == "0"          # the current one kept
+    assert after['{$SEPA.MANDATE.IBAN.INVALID.MAX:"NL"}'] == {
+        "macro": '{$SEPA.MANDATE.IBAN.INVALID.MAX:"NL"}', "value": "4", "description": "per country"}
+    assert after["{$SITE.OWNER}"]["value"] == "finance"
+    assert {k: after[k]["value"] for k in want} == want
+    assert provision_host(api, cfg) == []                                     # a second run changes nothing
+
+
+def test_a_renamed_macro_whose_value_the_config_changed_is_moved_then_set():
+    from zabbix_sepa.config import parse
+    from zabbix_sepa.zabbix.provision import Provisioning
+    cfg = parse({"sites": [{"name": "site-a", "database": {"name": "d", "user": "u"},
+                            "thresholds": {"member_without_mandate_max": 3}}]})
+    want = Provisioning(FakeApi("7.0.9"), cfg, None).desired_macros(cfg.sites[0])
+    macros = [{"macro": k, "value": v} for k, v in want.items() if k != "{$SEPA.MEMBER.WITHOUT.MANDATE.MAX}"]
+    api = FakeHostApi("site-a", macros + [{"macro": "{$SEPA.MEMBER.NO_MANDATE.MAX}", "value": "0"}])
+    assert provision_host(api, cfg) == [
+        "rename macro(s) on host 'site-a': {$SEPA.MEMBER.NO_MANDATE.MAX} -> {$SEPA.MEMBER.WITHOUT.MANDATE.MAX}",
+        "set 1 macro(s) on host 'site-a': {$SEPA.MEMBER.WITHOUT.MANDATE.MAX}"]
+    assert {m["macro"]: m["value"] for m in api.host["macros"]} == want
+    assert provision_host(api, cfg) == []

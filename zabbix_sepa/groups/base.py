@@ -3,8 +3,8 @@ types every metric group module (`zabbix_sepa.groups.*`) declares itself with.
 
 A group declares its metrics (key, name, unit, value type, description), its
 discovery lists, its `Section`s (one SQL statement or one streamed read each,
-with the tables it needs and the cadence it is collected at), and the Zabbix
-triggers and threshold macros about them. `zabbix_sepa.registry` gathers the
+with the tables it needs and the cadence it is collected at), the Zabbix
+triggers and threshold macros about them, and the `Order`s its thresholds keep. `zabbix_sepa.registry` gathers the
 groups; the collector, the docs, both template variants, the UserParameters
 and the Prometheus names are generated from these declarations.
 
@@ -64,17 +64,45 @@ class Threshold:
 
 
 @dataclass(frozen=True)
+class Order:
+    """Two thresholds whose meaning orders them: `lower`'s value may not be above `higher`'s
+    (with `strict`, must be below it), e.g. a Draft batch is stuck sooner than a Submitted one.
+    The config checks every site's thresholds (its own over the top-level ones over the
+    defaults) against every Order a group declares; `why` says it to the user."""
+    lower: Threshold
+    higher: Threshold
+    why: str
+    strict: bool = False
+
+    def holds(self, thresholds):
+        low, high = thresholds[self.lower.key], thresholds[self.higher.key]
+        return low < high if self.strict else low <= high
+
+    @property
+    def relation(self):
+        return "below" if self.strict else "at most"
+
+
+@dataclass(frozen=True)
 class Macro:
     """A user macro holding a threshold, e.g. {$SEPA.BATCH.STUCK.MAX}.
 
     Its value is the site's `thresholds.<threshold.key>` followed by `suffix`
     (a Zabbix time suffix such as "h"): the template's default comes from the
     threshold's default, and `zabbix setup` writes a site's own thresholds into
-    host macros the same way, so template and config cannot disagree."""
+    host macros the same way, so template and config cannot disagree.
+
+    Names: `{$SEPA.<AREA>.<NAME>.MAX|MIN[.WARN|.CRIT]}`, upper-case words separated by dots
+    (no underscores), MAX or MIN last but for an optional WARN or CRIT, and a context
+    (`:"Draft"`) if any after that. The one exception is {$SEPA.NODATA.TIME}: the period
+    nodata() looks back over, not a limit a value is compared with. `formerly`: the names
+    the macro had before (the one table of renames: `zabbix setup` moves a host's macro
+    of a former name to this one, the README lists them)."""
     name: str
     threshold: Threshold
     description: str
     suffix: str = ""
+    formerly: Tuple[str, ...] = ()
 
     def value(self, thresholds=None):
         number = self.threshold.default if thresholds is None else thresholds[self.threshold.key]
@@ -180,6 +208,7 @@ class Group:
     sections: Tuple[Section, ...]
     macros: Tuple[Macro, ...] = ()
     triggers: Tuple[Trigger, ...] = ()
+    orders: Tuple[Order, ...] = ()      # thresholds (of any group) that their meaning orders
 
     @property
     def metrics(self):

@@ -1,6 +1,6 @@
 """Direct debit batches and their entries."""
 from zabbix_sepa.groups.base import (AVERAGE, FLOAT, HIGH, HOUR, INFO, INT, WARNING, Discovery, Group, Macro, Metric,
-                                     Section, Threshold, Trigger, above, below)
+                                     Order, Section, Threshold, Trigger, above, below)
 
 BATCH = "tabDirect Debit Batch"
 ENTRY = "tabDirect Debit Batch Invoice"
@@ -273,5 +273,9 @@ GROUP = Group(
               event_name="SEPA: batch entry failure rate above {$SEPA.ENTRY.FAILURE.MAX}% (7d)",
               opdata="Failure rate: {ITEM.LASTVALUE1}",
               scope="performance"),
+    ),
+    orders=(
+        Order(STUCK_HOURS, UNPROCESSED_HOURS, "a Draft or Generated batch waits for the association and is "
+              "stuck sooner than a Submitted one, which waits for the bank", strict=True),
     ),
 )

@@ -5,7 +5,7 @@ cadence (sepa.collector.status for the minute, sepa.collector.status[hour] for t
 The triggers here are the roots the business triggers depend on: no data at a cadence,
 and the database unreachable."""
 from zabbix_sepa.groups.base import (EVERY_RUN, FLOAT, HIGH, HOUR, INT, MINUTE, STR, TEXT, WARNING, Group, Macro,
-                                     Metric, Section, Threshold, Trigger)
+                                     Metric, Order, Section, Threshold, Trigger)
 
 # Value map for sepa.collector.status (the template issue renders it).
 STATUS_NAMES = {0: "all groups collected", 1: "some group failed", 2: "database unreachable"}
@@ -105,4 +105,9 @@ GROUP = Group(
     macros=(NODATA[MINUTE], NODATA[HOUR], DURATION[MINUTE], DURATION[HOUR]),
     triggers=(NO_DATA[MINUTE], NO_DATA[HOUR], UNREACHABLE, _partial(MINUTE), _partial(HOUR),
               _slow(MINUTE), _slow(HOUR)),
+    orders=(
+        Order(NODATA[MINUTE].threshold, NODATA[HOUR].threshold, "the hourly document comes less often than the "
+              "minute one, and \"no hourly data\" defers to \"no data\": a dead collector raises one problem "
+              "only if \"no data\" comes first"),
+    ),
 )

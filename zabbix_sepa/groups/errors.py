@@ -1,8 +1,8 @@
 """Frappe Error Log: volume, categories and SEPA-related errors."""
 import re
 
-from zabbix_sepa.groups.base import (DISASTER, HOUR, INFO, INT, WARNING, Group, Macro, Metric, Section, Threshold,
-                                     Trigger, above)
+from zabbix_sepa.groups.base import (DISASTER, HOUR, INFO, INT, WARNING, Group, Macro, Metric, Order, Section,
+                                     Threshold, Trigger, above)
 
 ERROR_LOG = "tabError Log"
 
@@ -18,6 +18,9 @@ CATEGORIES = (
                      "Connection refused")),
 )
 SEPA_PATTERNS = ("sepa", "direct debit", "direct_debit", "mandate")
+
+PER_HOUR_MAX = Threshold("error_rate_per_hour", 50, 0, 1e9)
+PER_DAY_MAX = Threshold("errors_per_day_max", 500, 0, 1e9)
 
 
 def _matches_any(patterns, params):
@@ -117,9 +120,9 @@ GROUP = Group(
         )),
     ),
     macros=(
-        Macro("{$SEPA.ERROR.RATE.MAX}", Threshold("error_rate_per_hour", 50, 0, 1e9),
+        Macro("{$SEPA.ERROR.RATE.MAX}", PER_HOUR_MAX,
               "Error Log rows per hour above which a problem is raised (seed: 50/hour is critical)."),
-        Macro("{$SEPA.ERROR.DAY.MAX}", Threshold("errors_per_day_max", 500, 0, 1e9),
+        Macro("{$SEPA.ERROR.DAY.MAX}", PER_DAY_MAX,
               "Error Log rows per 24 hours that the forecast trigger warns about."),
         Macro("{$SEPA.ERROR.SEPA.MAX}", Threshold("sepa_errors_max", 0, 0, 1e9),
               "SEPA-related Error Log rows in 24 hours above which a problem is raised."),
@@ -143,5 +146,9 @@ GROUP = Group(
               "them in the Error Log: they often mean a batch or mandate operation failed.",
               event_name="SEPA: SEPA-related errors in 24h (more than {$SEPA.ERROR.SEPA.MAX})",
               opdata="SEPA errors in 24h: {ITEM.LASTVALUE1}"),
+    ),
+    orders=(
+        Order(PER_HOUR_MAX, PER_DAY_MAX, "an hour's errors are part of its day's: more allowed in one hour "
+              "than in the whole day contradicts the daily maximum"),
     ),
 )

@@ -201,12 +201,14 @@ GROUP = Group(
     macros=(
         Macro("{$SEPA.MANDATE.EXPIRING.MAX}", Threshold("mandate_expiring_max", 10, 0, 1e6),
               "Active mandates expiring within 30 days above which a problem is raised."),
-        Macro("{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}", Threshold("mandate_expired_active_max", 0, 0, 1e6),
-              "Active mandates past their expiry date above which a problem is raised."),
+        Macro("{$SEPA.MANDATE.EXPIRED.ACTIVE.MAX}", Threshold("mandate_expired_active_max", 0, 0, 1e6),
+              "Active mandates past their expiry date above which a problem is raised.",
+              formerly=("{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}",)),
         Macro("{$SEPA.MANDATE.DORMANT.MAX}", Threshold("mandate_dormant_max", 0, 0, 1e6),
               "Active mandates unused for 36 months above which a problem is raised."),
-        Macro("{$SEPA.MANDATE.IBAN_INVALID.MAX}", Threshold("mandate_iban_invalid_max", 0, 0, 1e6),
-              "Active mandates with an invalid IBAN above which a problem is raised."),
+        Macro("{$SEPA.MANDATE.IBAN.INVALID.MAX}", Threshold("mandate_iban_invalid_max", 0, 0, 1e6),
+              "Active mandates with an invalid IBAN above which a problem is raised.",
+              formerly=("{$SEPA.MANDATE.IBAN_INVALID.MAX}",)),
         Macro("{$SEPA.BANK.FAILED.MAX}", Threshold("bank_failed_entries_max", 5, 0, 1e6),
               "Failed entries at one bank in 30 days above which a problem is raised; "
               'per bank with context, e.g. {$SEPA.BANK.FAILED.MAX:"NL:INGB"}.'),
@@ -220,10 +222,10 @@ GROUP = Group(
               opdata="Expiring: {ITEM.LASTVALUE1}",
               scope="notice"),
         above("SEPA: expired mandates still active", "sepa.mandate.expired_active",
-              "{$SEPA.MANDATE.EXPIRED_ACTIVE.MAX}", AVERAGE,
+              "{$SEPA.MANDATE.EXPIRED.ACTIVE.MAX}", AVERAGE,
               "Mandates past their expiry date are still Active and may be used for collection, "
               "which the bank will reject. Set them to Expired and ask for new mandates.",
-              event_name="SEPA: expired mandates still active (more than {$SEPA.MANDATE.EXPIRED_ACTIVE.MAX})",
+              event_name="SEPA: expired mandates still active (more than {$SEPA.MANDATE.EXPIRED.ACTIVE.MAX})",
               opdata="Expired, active: {ITEM.LASTVALUE1}"),
         above("SEPA: dormant mandates", "sepa.mandate.dormant", "{$SEPA.MANDATE.DORMANT.MAX}", WARNING,
               "Active mandates have not been used for 36 months; under the SEPA rulebook they have "
@@ -232,10 +234,10 @@ GROUP = Group(
               opdata="Dormant: {ITEM.LASTVALUE1}",
               scope="notice"),
         above("SEPA: active mandates with an invalid IBAN", "sepa.mandate.iban_invalid",
-              "{$SEPA.MANDATE.IBAN_INVALID.MAX}", AVERAGE,
+              "{$SEPA.MANDATE.IBAN.INVALID.MAX}", AVERAGE,
               "Active mandates carry an IBAN that fails the format or mod-97 check; their debits "
               "will be rejected. Correct the IBANs with the members.",
-              event_name="SEPA: active mandates with an invalid IBAN (more than {$SEPA.MANDATE.IBAN_INVALID.MAX})",
+              event_name="SEPA: active mandates with an invalid IBAN (more than {$SEPA.MANDATE.IBAN.INVALID.MAX})",
               opdata="Invalid IBANs: {ITEM.LASTVALUE1}"),
     ),
 )

@@ -48,15 +48,17 @@ GROUP = Group(
         )),
     ),
     macros=(
-        Macro("{$SEPA.MEMBER.NO_MANDATE.MAX}", Threshold("member_without_mandate_max", 0, 0, 1e6),
-              "Active SEPA-paying members without an active mandate above which a problem is raised."),
+        Macro("{$SEPA.MEMBER.WITHOUT.MANDATE.MAX}", Threshold("member_without_mandate_max", 0, 0, 1e6),
+              "Active SEPA-paying members without an active mandate above which a problem is raised.",
+              formerly=("{$SEPA.MEMBER.NO_MANDATE.MAX}",)),
     ),
     triggers=(
         above("SEPA: members paying by SEPA without an active mandate", "sepa.member.sepa_without_mandate",
-              "{$SEPA.MEMBER.NO_MANDATE.MAX}", WARNING,
+              "{$SEPA.MEMBER.WITHOUT.MANDATE.MAX}", WARNING,
               "Active members whose payment method is SEPA Direct Debit have no Active mandate: "
               "their dues cannot be collected. Obtain mandates or change their payment method.",
-              event_name="SEPA: SEPA-paying members without an active mandate (more than {$SEPA.MEMBER.NO_MANDATE.MAX})",
+              event_name="SEPA: SEPA-paying members without an active mandate "
+                         "(more than {$SEPA.MEMBER.WITHOUT.MANDATE.MAX})",
               opdata="Without mandate: {ITEM.LASTVALUE1}"),
     ),
 )

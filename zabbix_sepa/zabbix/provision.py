@@ -1,10 +1,11 @@
 """What `zabbix setup` provisions: the two templates, host group "SEPA", one host per site
-and its {$SEPA.*} macros.
+and its {$SEPA.*} macros (a macro of a former name moved to its current one first).
 
 Each step reads what is there and changes only the difference through `change`
 (a setup.Changes), so a second run changes nothing.
 """
 import math
+import re
 
 from zabbix_sepa import registry
 from zabbix_sepa.zabbix import template
@@ -27,6 +28,36 @@ def agent_timeout(budget, cadence=registry.MINUTE):
     10 minutes."""
     default = int(template.AGENT_TIMEOUTS[cadence].rstrip("s"))
     return f"{min(600, max(default, math.ceil(budget) + 2))}s"
+
+
+_HOST_MACRO = re.compile(r"\{\$([^:}]+)(:.*)?\}", re.DOTALL)
+
+
+def current_name(macro, renames):
+    """The current name of a host macro whose name was renamed (its context, `:"x"`, kept), else None."""
+    parts = _HOST_MACRO.fullmatch(macro)
+    new = parts and renames.get("{$" + parts.group(1) + "}")
+    return new[:-1] + (parts.group(2) or "") + "}" if new else None
+
+
+def macro_params(macro):
+    """What host.update takes of a host macro that host.get returned."""
+    return {"macro": macro["macro"], "value": macro["value"], "description": macro.get("description", "")}
+
+
+def rename_macros(current, renames):
+    """A host's macros ({name: macro}) with each of a former name under its current name, and the
+    [(former, current)] moved. A value already set under the current name wins; the former goes."""
+    out, moved = dict(current), []
+    for old in sorted(current):
+        new = current_name(old, renames)
+        if new is None:
+            continue
+        macro = out.pop(old)
+        if new not in out:
+            out[new] = dict(macro_params(macro), macro=new)
+        moved.append((old, new))
+    return out, moved
 
 
 class Provisioning:
@@ -126,12 +157,21 @@ class Provisioning:
                         lambda: self.api.call("host.update", hostid=hostid, templates=[
                             {"templateid": t} for t in linked + [self.template_ids[variant]]]))
 
-        current = {m["macro"]: m for m in h["macros"]}
+        current = self.renamed_macros(site, hostid, {m["macro"]: m for m in h["macros"]})
         differ = sorted(k for k, v in want_macros.items() if k not in current or current[k]["value"] != v)
         if differ:
-            keep = [{"macro": m["macro"], "value": m["value"], "description": m.get("description", "")}
-                    for k, m in current.items() if k not in want_macros]
+            keep = [macro_params(m) for k, m in current.items() if k not in want_macros]
             self.change(f"set {len(differ)} macro(s) on host '{site.name}': {', '.join(differ[:4])}"
                         f"{' ...' if len(differ) > 4 else ''}",
                         lambda: self.api.call("host.update", hostid=hostid, macros=keep + [
                             {"macro": k, "value": v} for k, v in want_macros.items()]))
+
+    def renamed_macros(self, site, hostid, current):
+        """The host's macros after moving those of a former name (registry.renamed_macros) to the
+        current one, as one change; `current` itself when there is none."""
+        after, moved = rename_macros(current, registry.renamed_macros())
+        if moved:
+            self.change(f"rename macro(s) on host '{site.name}': {', '.join(f'{o} -> {n}' for o, n in moved)}",
+                        lambda: self.api.call("host.update", hostid=hostid,
+                                              macros=[macro_params(m) for m in after.values()]))
+        return after
