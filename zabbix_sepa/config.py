@@ -108,9 +108,11 @@ class AlertsConfig:
     smtp_verify: bool = True                     # check the server's certificate and name (starttls, ssl)
     smtp_user: Optional[str] = None              # log in when set (password from smtp_password_file)
     smtp_password: Optional[str] = None
-    webhook_url: Optional[str] = None            # Slack-compatible incoming webhook
+    webhook_url: Optional[str] = None            # a chat tool's incoming webhook (Mattermost, Rocket.Chat...)
     webhook_token: Optional[str] = None          # sent as "Authorization: Bearer ..." when set
-    webhook_channel: str = "#sepa"
+    webhook_channel: str = "#sepa"               # in the post's "channel" (Slack's own webhooks ignore it)
+    slack_token: Optional[str] = None            # a Slack bot token: Zabbix's stock Slack media type
+    slack_channel: Optional[str] = None
     # Zabbix severities (SEVERITIES): problems from notify_min_severity up are sent to the admins
     # (below: the dashboard only); from escalate_min_severity up they escalate when unacknowledged.
     notify_min_severity: int = 2                 # warning
@@ -526,8 +528,8 @@ def severity_name(number):
 
 
 def _alerts(c, raw, key):
-    a = c.mapping(raw, key, {"admins", "escalate_after_minutes", "email", "webhook", "notify_min_severity",
-                             "escalate_min_severity"})
+    a = c.mapping(raw, key, {"admins", "escalate_after_minutes", "email", "webhook", "slack",
+                             "notify_min_severity", "escalate_min_severity"})
     admins = a.get("admins", [])
     if not isinstance(admins, list) or not all(isinstance(x, str) and x.strip() for x in admins):
         c.fail(f"{key}.admins", "must be a list of Zabbix user names")
@@ -556,12 +558,26 @@ def _alerts(c, raw, key):
         escalate_after_minutes=c.number(a.get("escalate_after_minutes", defaults.escalate_after_minutes),
                                         f"{key}.escalate_after_minutes", 1, 10080, integer=True),
         **_email(c, a.get("email"), f"{key}.email", defaults),
+        **_slack(c, a.get("slack"), f"{key}.slack"),
         webhook_url=hook_url, webhook_token=hook_token,
         webhook_channel=c.string(hook.get("channel", defaults.webhook_channel), f"{key}.webhook.channel"),
     )
 
 
 SMTP_SECURITY = ("none", "starttls", "ssl")
+
+
+def _slack(c, raw, key):
+    """Zabbix's stock Slack media type: a bot token (from a file) and the channel to post in."""
+    slack = c.mapping(raw, key, {"token_file", "channel"})
+    if not slack:
+        return {}
+    for k in ("token_file", "channel"):
+        if slack.get(k) is None:
+            c.fail(f"{key}.{k}", "is needed: the Slack media type posts with a bot token to a channel")
+    channel = c.string(slack["channel"], f"{key}.channel")
+    token = _secret_file(c, c.absolute_path(slack["token_file"], f"{key}.token_file"), f"{key}.token_file")
+    return {"slack_token": token, "slack_channel": channel}
 
 
 def _email(c, raw, key, defaults):

@@ -140,7 +140,7 @@ def test_severity_routing_is_set_and_changed(tmp_path, clean):
     changed = write(tmp_path, "changed.yaml", notify_min_severity="average", escalate_min_severity="disaster")
     rc, lines, err = setup(changed)
     assert rc == 0, err
-    assert lines[:-1] == ["update the media of user 'sepa-escalation'",
+    assert lines[:-1] == ["update the media of user 'sepa-escalation': 'SEPA webhook' to #sepa",
                           "update action 'SEPA problems': average and up: step 1 to 'SEPA admins', step 2 after "
                           "30 min if not acknowledged to 'SEPA webhook' (disaster and up)"]
     assert routing() == ({("4", "5", "3")}, ["32"])
@@ -216,3 +216,40 @@ def test_clear_errors(tmp_path, clean):
     open(missing, "w").write(yaml.safe_dump(raw))
     rc, lines, err = setup(missing)
     assert rc == 2 and "zabbix.api: is required for `zabbix setup`" in err
+
+
+def test_slack_uses_zabbixs_own_media_type(tmp_path, clean):
+    """alerts.slack: Zabbix's stock Slack media type gets the bot token and the frontend's address,
+    the escalation user posts to the channel (High and up), beside the generic webhook.
+    (Slack itself is not reached from the tests: the stock script posts to slack.com.)"""
+    (stock,) = zabbix.api("mediatype.get", {"filter": {"name": ["Slack"]},
+                                            "output": ["mediatypeid", "status", "parameters"]})
+    token = tmp_path / "slack-token"
+    token.write_text("xoxb-zsepa-test-token\n")
+    token.chmod(0o600)
+    raw = yaml.safe_load(open(write(tmp_path)))
+    raw["alerts"]["slack"] = {"token_file": str(token), "channel": "#sepa-alerts"}
+    cfg = tmp_path / "slack.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    cfg.chmod(0o600)
+    try:
+        zabbix.api("mediatype.update", {"mediatypeid": stock["mediatypeid"], "status": "1"})   # as shipped
+        rc, lines, err = setup(str(cfg))
+        assert rc == 0, err
+        assert "configure media type 'Slack' (enabled, bot_token, zabbix_url)" in lines
+        (slack,) = zabbix.api("mediatype.get", {"filter": {"name": ["Slack"]},
+                                                "output": ["status", "parameters"]})
+        params = {p["name"]: p["value"] for p in slack["parameters"]}
+        assert slack["status"] == "0" and params["bot_token"] == "xoxb-zsepa-test-token"
+        assert params["zabbix_url"] == zabbix.API_URL.rsplit("/", 1)[0] + "/"
+        assert params["channel"] == "{ALERT.SENDTO}"                 # the rest of the stock type as it was
+        (user,) = zabbix.api("user.get", {"filter": {"username": [n.ESCALATION_USER]}, "selectMedias": "extend"})
+        assert sorted((m["mediatypeid"] == stock["mediatypeid"], m["sendto"], m["severity"])
+                      for m in user["medias"]) == [(False, "#sepa", "48"), (True, "#sepa-alerts", "48")]
+        (action,) = zabbix.api("action.get", {"filter": {"name": [n.ACTION]}, "selectOperations": "extend"})
+        step2 = [o for o in action["operations"] if o["esc_step_from"] == "2"]
+        assert [o["opmessage"]["mediatypeid"] for o in step2] == ["0"]   # every chat media of the user
+        assert setup(str(cfg))[1][0].startswith("nothing to change")
+    finally:
+        zabbix.api("mediatype.update", {"mediatypeid": stock["mediatypeid"], "status": stock["status"],
+                                        "parameters": stock["parameters"]})

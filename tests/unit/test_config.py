@@ -466,3 +466,19 @@ def test_a_contradiction_exits_2_with_the_message_not_a_traceback(tmp_path):
                            "error_rate_per_hour (600, sites[0].thresholds.error_rate_per_hour) must be at most "
                            "errors_per_day_max (500, default): an hour's errors are part of its day's: more allowed "
                            "in one hour than in the whole day contradicts the daily maximum")
+
+
+def test_slack_needs_a_token_file_and_a_channel(tmp_path):
+    token = tmp_path / "slack-token"
+    token.write_text("xoxb-1\n")
+    os.chmod(token, 0o600)
+    a = config.load(write(tmp_path, {"sites": [SITE], "alerts": {"slack": {
+        "token_file": str(token), "channel": "#sepa"}}})).alerts
+    assert (a.slack_token, a.slack_channel) == ("xoxb-1", "#sepa")
+    assert config.load(write(tmp_path, {"sites": [SITE]})).alerts.slack_token is None
+    for slack, message in (({"channel": "#sepa"}, "alerts.slack.token_file: is needed"),
+                           ({"token_file": str(token)}, "alerts.slack.channel: is needed"),
+                           ({"token_file": str(token), "channel": " "}, "alerts.slack.channel: must be a non-empty string"),
+                           ({"token": "xoxb", "channel": "#sepa"}, "alerts.slack")):
+        with pytest.raises(config.ConfigError, match=message):
+            config.load(write(tmp_path, {"sites": [SITE], "alerts": {"slack": slack}}))

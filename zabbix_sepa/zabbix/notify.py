@@ -1,6 +1,7 @@
 """Who `zabbix setup` has told about SEPA problems: user groups "SEPA admins" and "SEPA
-escalation", media types "SEPA Email" and "SEPA webhook", the service user
-"sepa-escalation" and the escalating action "SEPA problems".
+escalation", media types "SEPA Email" and "SEPA webhook" (and Zabbix's own "Slack", configured),
+the service user "sepa-escalation" and the escalating action "SEPA problems", which sends
+problems from alerts.notify_min_severity up and escalates those from escalate_min_severity up.
 
 Each step reads what is there and changes only the difference through `change`
 (see setup.Changes), so a second run changes nothing.
@@ -16,6 +17,7 @@ ESCALATION_GROUP = "SEPA escalation"
 ESCALATION_USER = "sepa-escalation"
 EMAIL = "SEPA Email"
 WEBHOOK = "SEPA webhook"
+SLACK = "Slack"             # Zabbix's own media type
 ACTION = "SEPA problems"
 USER_ROLE = "1"             # Zabbix's stock "User role"
 READ = 2                    # host group permission: read
@@ -63,6 +65,7 @@ class Notification:
     def __init__(self, api, cfg, change, group_id):
         """`change`: a setup.Changes; `group_id`: host group SEPA (None when a dry run would create it)."""
         self.api, self.alerts, self.change = api, cfg.alerts, change
+        self.frontend_url = cfg.api.url.rsplit("/", 1)[0] + "/" if cfg.api else ""
         self.group_id = group_id
         self.ids = {}
 
@@ -125,6 +128,7 @@ class Notification:
         if a.smtp_user:
             email["passwd"] = a.smtp_password
         self.ids["email"] = self.media_type(email)
+        self.ids["slack"] = self.slack_media_type() if a.slack_token else None
         if not a.webhook_url:
             self.ids["webhook"] = None
             return
@@ -134,7 +138,8 @@ class Notification:
                                {"name": "Channel", "value": "{ALERT.SENDTO}"},
                                {"name": "Subject", "value": "{ALERT.SUBJECT}"},
                                {"name": "Message", "value": "{ALERT.MESSAGE}"}],
-                "description": "Slack-compatible webhook for escalated SEPA problems (zabbix-sepa setup)."}
+                "description": "Chat webhook (Mattermost, Rocket.Chat, ...) for escalated SEPA problems "
+                               "(zabbix-sepa setup)."}
         self.ids["webhook"] = self.media_type(hook)
 
     def media_type(self, want):
@@ -159,31 +164,66 @@ class Notification:
                         lambda: self.api.call("mediatype.update", mediatypeid=have["mediatypeid"], **want))
         return have["mediatypeid"]
 
+    def slack_media_type(self):
+        """Zabbix's own Slack media type (it ships with the server): enabled, with our bot token
+        and the frontend's address for its links. Nothing else of it is changed."""
+        found = self.api.call("mediatype.get", filter={"name": [SLACK]},
+                              output=["mediatypeid", "status", "parameters"])
+        if not found:
+            raise ApiError(f"alerts.slack is set but this Zabbix has no media type named '{SLACK}' (Zabbix ships "
+                           "it; import it again from Zabbix's templates/media/slack, then run setup again)")
+        have = found[0]
+        want = {"bot_token": self.alerts.slack_token, "zabbix_url": self.frontend_url}
+        params = [dict(p, value=want.get(p["name"], p["value"])) for p in have["parameters"]]
+        params += [{"name": k, "value": v} for k, v in want.items()
+                   if k not in {p["name"] for p in have["parameters"]}]
+        differs = [k for k, v in want.items() if {p["name"]: p["value"] for p in have["parameters"]}.get(k) != v]
+        if str(have["status"]) != "0":
+            differs.insert(0, "enabled")
+        if differs:
+            self.change(f"configure media type '{SLACK}' ({', '.join(differs)})",
+                        lambda: self.api.call("mediatype.update", mediatypeid=have["mediatypeid"], status="0",
+                                              parameters=params))
+        return have["mediatypeid"]
+
     # -- the escalation user -----------------------------------------------------------
 
+    def escalation_medias(self):
+        """The chat media of the escalation user: the webhook and/or Slack, for problems of
+        alerts.escalate_min_severity and up."""
+        a = self.alerts
+        severity = str(severities_from(a.escalate_min_severity))
+        chats = [(self.ids.get("webhook"), a.webhook_channel, WEBHOOK, a.webhook_url),
+                 (self.ids.get("slack"), a.slack_channel, SLACK, a.slack_token)]
+        return [({"mediatypeid": mediatypeid, "sendto": sendto, "active": "0", "severity": severity,
+                  "period": "1-7,00:00-24:00"}, f"'{name}' to {sendto}")
+                for mediatypeid, sendto, name, configured in chats
+                if configured and (mediatypeid or self.change.dry_run)]
+
     def escalation_user(self):
-        if not self.ids.get("webhook") and not (self.change.dry_run and self.alerts.webhook_url):
+        wanted = self.escalation_medias()
+        if not wanted:
             self.ids["escalation_user"] = None
             return
-        media = {"mediatypeid": self.ids["webhook"], "sendto": self.alerts.webhook_channel, "active": "0",
-                 "severity": str(severities_from(self.alerts.escalate_min_severity)),
-                 "period": "1-7,00:00-24:00"}
+        medias, described = [m for m, _ in wanted], " and ".join(d for _, d in wanted)
         found = self.api.call("user.get", filter={"username": [ESCALATION_USER]}, output=["userid"],
                               selectMedias="extend", selectUsrgrps=["usrgrpid"])
         if not found:
             made = self.change(f"create service user '{ESCALATION_USER}' (no frontend access) with the "
-                               f"'{WEBHOOK}' media to {self.alerts.webhook_channel}",
+                               f"media {described}",
                                lambda: self.api.call("user.create", username=ESCALATION_USER,
                                                      passwd=secrets.token_urlsafe(24), roleid=USER_ROLE,
                                                      usrgrps=[{"usrgrpid": self.ids["escalation_group"]}],
-                                                     medias=[media]))
+                                                     medias=medias))
             self.ids["escalation_user"] = made["userids"][0] if made else None
             return
         u = found[0]
-        have = [(m["mediatypeid"], m["sendto"], m["active"], str(m["severity"])) for m in u.get("medias", [])]
-        if have != [(media["mediatypeid"], media["sendto"], "0", media["severity"])]:
-            self.change(f"update the media of user '{ESCALATION_USER}'",
-                        lambda: self.api.call("user.update", userid=u["userid"], medias=[media]))
+
+        def seen(ms):
+            return sorted((m["mediatypeid"], m["sendto"], str(m["active"]), str(m["severity"])) for m in ms)
+        if seen(u.get("medias", [])) != seen(medias):
+            self.change(f"update the media of user '{ESCALATION_USER}': {described}",
+                        lambda: self.api.call("user.update", userid=u["userid"], medias=medias))
         self.ids["escalation_user"] = u["userid"]
 
     # -- the action ----------------------------------------------------------------------
@@ -196,7 +236,7 @@ class Notification:
             ops.append({"operationtype": "0", "esc_step_from": "2", "esc_step_to": "2", "esc_period": "0",
                         "evaltype": "0",
                         "opconditions": [{"conditiontype": "14", "operator": "0", "value": "0"}],
-                        "opmessage": {"default_msg": "1", "mediatypeid": self.ids["webhook"]},
+                        "opmessage": {"default_msg": "1", "mediatypeid": "0"},       # all its chat media
                         "opmessage_usr": [{"userid": self.ids["escalation_user"]}]})
         return {
             "name": ACTION, "eventsource": "0", "status": "0",
@@ -231,10 +271,11 @@ class Notification:
                               selectOperations="extend", selectRecoveryOperations="extend",
                               selectUpdateOperations="extend")
         a = self.alerts
+        chats = [f"'{name}'" for name, configured in ((WEBHOOK, a.webhook_url), (SLACK, a.slack_token)) if configured]
         steps = f"{severity_name(a.notify_min_severity)} and up: step 1 to '{ADMINS}'" + (
-            f", step 2 after {a.escalate_after_minutes} min if not acknowledged to '{WEBHOOK}' "
+            f", step 2 after {a.escalate_after_minutes} min if not acknowledged to {' and '.join(chats)} "
             f"({severity_name(a.escalate_min_severity)} and up)"
-            if a.webhook_url else " (no escalation: alerts.webhook.url is not set)")
+            if chats else " (no escalation: neither alerts.webhook.url nor alerts.slack is set)")
         if not found:
             self.change(f"create action '{ACTION}': {steps}", lambda: self.api.call("action.create", **want))
             return
