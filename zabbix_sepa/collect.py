@@ -77,6 +77,7 @@ class Context:
     def __init__(self, site, now, db=None, server=None, self_metrics=None):
         self.now = now
         self.today = now.date()
+        self.site = site
         self.thresholds = site.thresholds
         self.discovery = site.discovery
         self.db = db

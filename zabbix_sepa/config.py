@@ -59,6 +59,17 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    """What `zabbix-sepa health` looks at besides the database (seed 003's checks)."""
+    disk_paths: Tuple[str, ...] = ("/",)
+    disk_warn_percent: float = 80
+    disk_critical_percent: float = 90
+    db_latency_warn_ms: float = 500
+    redis_host: Optional[str] = None
+    redis_port: int = 6379
+
+
+@dataclass(frozen=True)
 class Site:
     name: str
     database: DatabaseConfig
@@ -69,6 +80,7 @@ class Site:
     daily_report_to: Tuple[str, ...] = ()        # reports.daily.mail_to (the site's own, else the global one)
     intervals: dict = field(default_factory=lambda: dict(registry.INTERVALS))   # cadence -> seconds
     hour_collect_timeout: float = DEFAULT_HOUR_COLLECT_TIMEOUT
+    health: HealthConfig = HealthConfig()        # the `health:` settings (global), judged in each collection
 
     def budget(self, cadence):
         """Seconds a collection of `cadence` (minute, hour or all) may take."""
@@ -117,17 +129,6 @@ class AlertsConfig:
     # (below: the dashboard only); from escalate_min_severity up they escalate when unacknowledged.
     notify_min_severity: int = 2                 # warning
     escalate_min_severity: int = 4               # high
-
-
-@dataclass(frozen=True)
-class HealthConfig:
-    """What `zabbix-sepa health` looks at besides the database (seed 003's checks)."""
-    disk_paths: Tuple[str, ...] = ("/",)
-    disk_warn_percent: float = 80
-    disk_critical_percent: float = 90
-    db_latency_warn_ms: float = 500
-    redis_host: Optional[str] = None
-    redis_port: int = 6379
 
 
 @dataclass(frozen=True)
@@ -742,7 +743,7 @@ def parse(raw, path="<config>"):
             timezone=c.timezone(rs.get("timezone"), f"{key}.timezone") or timezone,
             collect_timeout=c.number(rs.get("collect_timeout", timeout), f"{key}.collect_timeout", 0.1, 3600),
             daily_report_to=_daily_report(c, rs.get("reports"), f"{key}.reports", daily_to, site_level=True)[0],
-            intervals=intervals, hour_collect_timeout=hour_timeout,
+            intervals=intervals, hour_collect_timeout=hour_timeout, health=health,
         ))
     return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, api=api, alerts=alerts,
                   health=health, daily_report_at=daily_at, **spool)

@@ -35,6 +35,7 @@ PREFIX = "zsepa-fid-"
 ARTIFACTS = os.environ.get("ZABBIX_SEPA_ARTIFACTS",
                            os.path.join(os.path.dirname(os.path.dirname(__file__)), "artifacts"))
 ADMIN = "zsepa-admin"
+WIDGETS = 30              # the overview's widgets: a value per registry metric with `overview` (25) + 5 graphs
 SMTP_LOGIN = ("zabbix@example.org", "relay pass")
 
 
@@ -567,7 +568,7 @@ def test_dashboard_shows_values(fleet):
 
         def widgets():
             return [w.text for w in browser.find_elements(By.CSS_SELECTOR, ".dashboard-grid-widget")]
-        texts = wait_for(widgets, lambda t: len(t) == 29 and all("\n" in x or x.startswith("SEPA:") for x in t),
+        texts = wait_for(widgets, lambda t: len(t) == WIDGETS and all("\n" in x or x.startswith("SEPA:") for x in t),
                          timeout=30)
 
         def charts_twice():
@@ -582,7 +583,7 @@ def test_dashboard_shows_values(fleet):
         browser.save_screenshot(os.path.join(ARTIFACTS, f"dashboard-{zabbix.VERSION}.png"))
     finally:
         browser.quit()
-    assert len(texts) == 29                            # 24 values + 5 graphs
+    assert len(texts) == WIDGETS                       # 25 values + 5 graphs
     bad = [t for t in texts if "No data" in t or "Cannot" in t or "No permissions" in t or "not found" in t]
     assert not bad, bad
     by_title = {t.split("\n", 1)[0]: t for t in texts}
@@ -593,5 +594,6 @@ def test_dashboard_shows_values(fleet):
     assert len(values["Scheduler idle"]) == 1 and \
         re.fullmatch(r"\d+[a-z]+( \d+[a-z]+)*", values["Scheduler idle"][0]), values      # "5m 48s", not "5.80m"
     assert "all groups collected (0)" in by_title["Collector"]
+    assert "healthy (0)" in by_title["Health"]
     assert set(charts) == set(GRAPHS), charts          # title -> {loaded, size, shown, legend: rows seen}
     assert drawn(charts), charts

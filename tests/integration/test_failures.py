@@ -23,7 +23,7 @@ def test_healthy_site_is_complete_with_status_0(site):
     assert_complete(doc)
     assert doc["unsupported"] == {}
     assert doc["metrics"]["sepa.collector.status"] == 0
-    assert set(doc["discovery"]) == {"batches", "banks", "jobs"}
+    assert set(doc["discovery"]) == {"batches", "banks", "jobs", "health"}
 
 
 def test_missing_optional_tables_are_unsupported_not_failures(make_site):

@@ -10,13 +10,14 @@ import math
 
 import pytest
 
+from zabbix_sepa.config import DEFAULT_THRESHOLDS
 from zabbix_sepa.dataset import generate
 from tests import mariadb, oracle
 from tests.conftest import SiteDB
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, 0)
 # Derivable from rows only by the collector itself.
-SELF_KEYS = {"sepa.db.size", "sepa.db.threads_connected", "sepa.collector.duration",
+SELF_KEYS = {"sepa.db.size", "sepa.db.threads_connected", "sepa.collector.duration", "sepa.health.status",
              "sepa.collector.queries", "sepa.collector.rss", "sepa.collector.status",
              "sepa.collector.version"}
 
@@ -96,7 +97,7 @@ def test_prod_statement_budget(prod):
 ])
 def test_prod_matches_truth_at_other_times_and_settings(prod, now, thresholds, max_batches):
     db, rows = prod
-    doc = db.collect(now, thresholds=thresholds, discovery={"max_batches": max_batches})
+    doc = db.collect(now, thresholds=dict(DEFAULT_THRESHOLDS, **thresholds), discovery={"max_batches": max_batches})
     truth = oracle.truth(rows, now, batch_stuck_hours=thresholds["batch_stuck_hours"],
                          batch_unprocessed_hours=thresholds["batch_unprocessed_hours"], max_batches=max_batches)
     assert_matches_truth(doc, truth)

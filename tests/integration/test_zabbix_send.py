@@ -287,7 +287,7 @@ def test_agent_returns_the_document(zbx, site):
     took = time.monotonic() - began
     doc = json.loads(out)
     assert doc["site"] == "agent-site" and doc["metrics"]["sepa.collector.status"] == 0
-    assert doc["cadence"] == "minute" and set(doc["discovery"]) == {"batches"}
+    assert doc["cadence"] == "minute" and set(doc["discovery"]) == {"batches", "health"}
     assert took < 3
     hourly = json.loads(zabbix.zabbix_get("sepa.collect.hour[agent-site]"))
     assert hourly["cadence"] == "hour" and set(hourly["discovery"]) == {"banks", "jobs"}

@@ -30,7 +30,8 @@ sepa.scheduler.failed_24h sepa.scheduler.last_activity_age sepa.audit.events_7d
 sepa.audit.exceptions_7d sepa.audit.compliance_rate_7d sepa.db.size sepa.db.threads_connected
 sepa.collector.duration sepa.collector.queries sepa.collector.rss sepa.collector.status
 sepa.collector.version
-""".split()
+sepa.health.status
+""".split()       # the last line: added by issue 16 (metrics.md's Additions)
 
 
 def test_registry_has_exactly_the_contract_keys_once():
@@ -41,7 +42,8 @@ def test_registry_has_exactly_the_contract_keys_once():
 
 def test_discovery_lists_of_the_contract():
     lists = {d.name: d for d in registry.discoveries()}
-    assert set(lists) == {"batches", "banks", "jobs"}
+    assert set(lists) == {"batches", "banks", "jobs", "health"}       # health: issue 16
+    assert lists["health"].macros == ("{#CHECK}",) and lists["health"].values == ("status", "value")
     assert lists["batches"].macros == ("{#BATCH}", "{#STATUS}", "{#TYPE}")
     assert lists["banks"].values == ("mandates", "failed_entries_30d")
     assert lists["jobs"].values == ("last_success_age", "failed_24h")
@@ -56,7 +58,7 @@ def test_every_metric_is_described():
 def test_group_modules_are_the_architecture_groups():
     names = [g.name for g in registry.groups()]
     assert names == ["batches", "mandates", "members", "finance", "dues", "errors", "scheduler",
-                     "audit", "system", "collector"]
+                     "audit", "system", "health", "collector"]
 
 
 def test_sql_is_parameterized():

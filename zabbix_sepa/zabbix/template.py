@@ -208,17 +208,23 @@ class _Render:
         return out
 
     @staticmethod
-    def valuemap_name(metric):
-        return "SEPA " + metric.name.lower()
+    def valuemap_names():
+        """mappings -> value map name: one value map per distinct mapping, named after the first
+        metric (or discovery field) that uses it."""
+        names = {}
+        fields = [f for d in registry.discoveries() for f in d.fields]
+        for m in list(registry.metrics()) + fields:
+            if m.valuemap:
+                names.setdefault(m.valuemap, "SEPA " + m.name.lower())
+        return names
+
+    def valuemap_name(self, metric):
+        return self.valuemap_names()[metric.valuemap]
 
     def valuemaps(self):
-        out = []
-        for m in registry.metrics():
-            if m.valuemap:
-                name = self.valuemap_name(m)
-                out.append({"uuid": self.uuid("valuemap", name), "name": name,
-                            "mappings": [{"value": str(v), "newvalue": text} for v, text in m.valuemap]})
-        return out
+        return [{"uuid": self.uuid("valuemap", name), "name": name,
+                 "mappings": [{"value": str(v), "newvalue": text} for v, text in mappings]}
+                for mappings, name in self.valuemap_names().items()]
 
     # -- discovery ---------------------------------------------------------------
 
@@ -271,7 +277,8 @@ class _Render:
                   f"return '{absent}';")
         item = self.dependent(f"{d.name}.{f.key}", f"{d.label}: {f.name}", d.item_key(f.key),
                               VALUE_TYPES[f.value_type], f"$.discovery.{d.name}", cadence, f.unit,
-                              f.description, [{"tag": "component", "value": g.name}], on_fail="discard")
+                              f.description, [{"tag": "component", "value": g.name}], on_fail="discard",
+                              valuemap=self.valuemap_name(f) if f.valuemap else None)
         item["uuid"] = self.uuid("item_prototype", item["key"])
         item["preprocessing"] += [{"type": "JAVASCRIPT", "parameters": [script]},
                                   {"type": "JSONPATH", "parameters": [f"$['{f.key}']"],
