@@ -253,3 +253,18 @@ def test_slack_uses_zabbixs_own_media_type(tmp_path, clean):
     finally:
         zabbix.api("mediatype.update", {"mediatypeid": stock["mediatypeid"], "status": stock["status"],
                                         "parameters": stock["parameters"]})
+
+
+def test_mail_through_an_authenticated_encrypted_relay(tmp_path, clean):
+    password = tmp_path / "smtp-password"
+    password.write_text("relay pass\n")
+    password.chmod(0o600)
+    cfg = write(tmp_path, email={"smtp_server": "smtp.example.org", "security": "ssl", "user": "zabbix",
+                                 "password_file": str(password)})
+    rc, lines, err = setup(cfg)
+    assert rc == 0, err
+    (mail,) = zabbix.api("mediatype.get", {"filter": {"name": [n.EMAIL]}, "output": "extend"})
+    assert (mail["smtp_server"], mail["smtp_port"], mail["smtp_security"], mail["smtp_verify_peer"],
+            mail["smtp_verify_host"], mail["smtp_authentication"], mail["username"]) == \
+        ("smtp.example.org", "465", "2", "1", "1", "1", "zabbix")
+    assert setup(cfg)[1][0].startswith("nothing to change")       # the stored password compares equal
