@@ -37,9 +37,9 @@ if [ "$VERSION" = all ]; then       # each version in turn; the exit code is the
 fi
 case $VERSION in
     7.0) SUITE=bookworm-backports; PORTS=(10051 10050 8080)
-         ZABBIX_PACKAGES=(zabbix-server-mysql zabbix-agent zabbix-sender zabbix-frontend-php) ;;
+         ZABBIX_PACKAGES=(zabbix-server-mysql zabbix-agent zabbix-sender zabbix-frontend-php zabbix-proxy-sqlite3) ;;
     6.0) SUITE=bookworm; PORTS=(10061 10060 8060)
-         ZABBIX_PACKAGES=(zabbix-server-mysql zabbix-agent zabbix-frontend-php) ;;
+         ZABBIX_PACKAGES=(zabbix-server-mysql zabbix-agent zabbix-frontend-php zabbix-proxy-sqlite3) ;;
     *) echo "zabbix.sh: unknown Zabbix version '$VERSION' (ZABBIX_VERSION or --version): choose 7.0, 6.0 or all" >&2
        exit 2 ;;
 esac
@@ -63,6 +63,10 @@ SCHEMA_DIR="$ROOT/usr/share/zabbix-server-mysql"
 WEB_ROOT="$ROOT/usr/share/zabbix"
 SERVER_BIN="$ROOT/usr/sbin/zabbix_server" AGENT_BIN="$ROOT/usr/sbin/zabbix_agentd"
 SENDER_BIN="$ROOT/usr/bin/zabbix_sender" GET_BIN="$ROOT/usr/bin/zabbix_get"
+PROXY_BIN="$ROOT/usr/sbin/zabbix_proxy"
+# Two active proxies (`proxies-up`; not part of `up`): names and ports 1 and 2 above the server's.
+PROXY_NAMES=(zsepa-proxy-1 zsepa-proxy-2)
+PROXY_PORTS=($((SERVER_PORT + 1)) $((SERVER_PORT + 2)))
 API="http://127.0.0.1:$WEB_PORT/api_jsonrpc.php"
 SERVER_CONF="$Z/zabbix_server.conf" AGENT_CONF="$Z/zabbix_agentd.conf"
 SERVER_PID="$Z/zabbix_server.pid" AGENT_PID="$Z/zabbix_agentd.pid" WEB_PID="$Z/php.pid"
@@ -156,7 +160,10 @@ library_depends() {
 # The version's packages unpacked into $ROOT, their libraries and PHP installed, user zabbix.
 install_root() {
     local mirror debs tmp p v
-    if [ -f "$ROOT/.complete" ] && [ -x "$SERVER_BIN" ]; then return 0; fi
+    # a root unpacked before the proxy was in the package list is fetched again only for proxies-up
+    if [ -f "$ROOT/.complete" ] && [ -x "$SERVER_BIN" ] && { [ -z "${NEED_PROXY:-}" ] || [ -x "$PROXY_BIN" ]; }; then
+        return 0
+    fi
     [ "$(id -u)" = 0 ] || die "Zabbix $VERSION is not unpacked in $ROOT yet and I am not root"
     mirror=$(debian_mirror)
     mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
@@ -175,7 +182,8 @@ install_root() {
     getent group zabbix >/dev/null || groupadd --system zabbix
     getent passwd zabbix >/dev/null || useradd --system -g zabbix -d /nonexistent -s /usr/sbin/nologin zabbix
     # shellcheck disable=SC2046
-    system_install "${PHP_PACKAGES[@]}" $(library_depends "$debs"/zabbix-server-mysql_*.deb "$debs"/zabbix-agent_*.deb)
+    system_install "${PHP_PACKAGES[@]}" $(library_depends "$debs"/zabbix-server-mysql_*.deb "$debs"/zabbix-agent_*.deb \
+        "$debs"/zabbix-proxy-sqlite3_*.deb)
     tmp="$ROOT.new"; rm -rf "$tmp"; mkdir -p "$tmp"
     for p in "$debs"/*.deb; do dpkg-deb -x "$p" "$tmp"; done
     patch_frontend "$tmp"
@@ -374,7 +382,45 @@ ZABBIX_AGENTD_BIN=$AGENT_BIN
 ZABBIX_SENDER=$SENDER_BIN
 ZABBIX_GET=$GET_BIN
 ZABBIX_WEB_URL=http://127.0.0.1:$WEB_PORT/
+ZABBIX_PROXY_NAMES="${PROXY_NAMES[*]}"
+ZABBIX_PROXY_PORTS="${PROXY_PORTS[*]}"
 EOF
+}
+
+# proxy_conf N: the active proxy PROXY_NAMES[N] (SQLite database and sockets of its own)
+proxy_conf() { cat <<EOF
+# written by stack/zabbix.sh (do not edit: it rewrites this file)
+ProxyMode=0
+Server=127.0.0.1:$SERVER_PORT
+Hostname=${PROXY_NAMES[$1]}
+ListenIP=127.0.0.1
+ListenPort=${PROXY_PORTS[$1]}
+LogFile=$Z/proxy-$1.log
+LogFileSize=10
+PidFile=$Z/proxy-$1.pid
+SocketDir=$Z/proxy-$1
+DBName=$Z/proxy-$1/proxy.db
+DataSenderFrequency=1
+StartPollers=1
+StartPollersUnreachable=1
+StartTrappers=2
+StartPingers=1
+StartDiscoverers=1
+StartHTTPPollers=1
+StartPreprocessors=1
+StartDBSyncers=1
+Timeout=4
+EOF
+    # the configuration is fetched every 5 s instead of every hour (6.4+ renamed the key)
+    if [ "$VERSION" = 6.0 ]; then echo "ConfigFrequency=5"; echo "HeartbeatFrequency=5"; else cat <<EOF
+ProxyConfigFrequency=5
+StartAgentPollers=1
+StartHTTPAgentPollers=1
+StartSNMPPollers=1
+StartBrowserPollers=1
+StartODBCPollers=1
+EOF
+    fi
 }
 
 SERVER_CONF_CHANGED=0 AGENT_CONF_CHANGED=0
@@ -438,6 +484,49 @@ start_server() {
         sleep 0.1
     done
     tail -n 20 "$Z/zabbix_server.log" >&2; die "zabbix_server did not start within 60 s"
+}
+
+# start_proxy N: the proxy PROXY_NAMES[N], (re)written config; it forks before it opens its
+# database, so wait for its trapper and its port
+start_proxy() {
+    local conf="$Z/proxy-$1.conf" pid="$Z/proxy-$1.pid" log="$Z/proxy-$1.log" changed=0
+    mkdir -p "$Z/proxy-$1"; chown zabbix:zabbix "$Z/proxy-$1"
+    if put "$conf" 640 "$(proxy_conf "$1")"; then changed=1; fi
+    chgrp zabbix "$conf"
+    if alive "$pid" zabbix_proxy; then
+        [ "$changed" = 1 ] || return 0
+        log "$conf changed: restarting ${PROXY_NAMES[$1]}"
+        stop_pid "${PROXY_NAMES[$1]}" "$pid" zabbix_proxy
+    fi
+    port_open "${PROXY_PORTS[$1]}" && die "something else listens on 127.0.0.1:${PROXY_PORTS[$1]} (not the zabbix_proxy of $pid)"
+    log "starting zabbix_proxy $VERSION ${PROXY_NAMES[$1]} (active) on 127.0.0.1:${PROXY_PORTS[$1]}"
+    : > "$log"; chown zabbix:zabbix "$log"
+    rm -f "$pid"
+    "$PROXY_BIN" -c "$conf" || die "$PROXY_BIN -c $conf failed"
+    touch "$Z/started.proxy-$1"
+    for _ in $(seq 1 300); do
+        grep -q 'started \[trapper #1\]' "$log" 2>/dev/null && port_open "${PROXY_PORTS[$1]}" && return 0
+        if grep -q 'Zabbix Proxy stopped' "$log" 2>/dev/null; then tail -n 20 "$log" >&2; die "zabbix_proxy exited; see $log"; fi
+        sleep 0.1
+    done
+    tail -n 20 "$log" >&2; die "zabbix_proxy ${PROXY_NAMES[$1]} did not start within 30 s"
+}
+
+proxies_up() {
+    local i
+    [ "$(id -u)" = 0 ] || die "run me as root"
+    NEED_PROXY=1 install_root
+    for i in "${!PROXY_NAMES[@]}"; do start_proxy "$i"; done
+    log "proxies up: $(for i in "${!PROXY_NAMES[@]}"; do printf '%s 127.0.0.1:%s ' "${PROXY_NAMES[$i]}" "${PROXY_PORTS[$i]}"; done)(active, server 127.0.0.1:$SERVER_PORT)"
+}
+
+proxies_down() {
+    local i
+    for i in "${!PROXY_NAMES[@]}"; do
+        [ -f "$Z/started.proxy-$i" ] || continue
+        stop_pid "${PROXY_NAMES[$i]}" "$Z/proxy-$i.pid" zabbix_proxy
+        rm -f "$Z/started.proxy-$i"
+    done
 }
 
 start_agent() {
@@ -530,6 +619,7 @@ up() {
 
 down() {
     local what
+    proxies_down
     for what in web agent server; do
         [ -f "$Z/started.$what" ] || { log "$what: not started by this script; left alone"; continue; }
         case $what in
@@ -542,7 +632,7 @@ down() {
 }
 
 status() {
-    local rc=0 version
+    local rc=0 version i
     by() { [ -f "$Z/started.$1" ] && echo ", started by stack/zabbix.sh" || echo ""; }
     echo "zabbix:   $VERSION, instance $INSTANCE ($(paste -sd, "$ROOT/.complete" 2>/dev/null || echo "not unpacked in $ROOT"))"
     if alive "$SERVER_PID" zabbix_server && port_open "$SERVER_PORT"; then
@@ -555,6 +645,11 @@ status() {
     if [[ $version == "$VERSION".* ]]; then
         echo "frontend: up   $API (Zabbix $version, Admin/zabbix)$(by web)"
     else echo "frontend: down ($API)"; rc=1; fi
+    for i in "${!PROXY_NAMES[@]}"; do
+        if alive "$Z/proxy-$i.pid" zabbix_proxy; then
+            echo "proxy:    up   ${PROXY_NAMES[$i]} 127.0.0.1:${PROXY_PORTS[$i]} pid $(cat "$Z/proxy-$i.pid") (active)"
+        else echo "proxy:    down ${PROXY_NAMES[$i]} (optional: $0 proxies-up)"; fi
+    done
     echo "psk:      identity $PSK_IDENTITY, file $PSK_FILE"
     echo "state:    $Z (facts: $FACTS)"
     return $rc
@@ -563,6 +658,13 @@ status() {
 case "${1:-up}" in
     up) up ;;
     down) down ;;
+    proxies-up) proxies_up ;;
+    proxies-down) proxies_down ;;
+    proxy-reload)       # PROXY_NAMES[N]: fetch the configuration from the server now
+        alive "$Z/proxy-${2:-0}.pid" zabbix_proxy || die "${PROXY_NAMES[${2:-0}]} is not running (run: $0 proxies-up)"
+        "$PROXY_BIN" -c "$Z/proxy-${2:-0}.conf" -R config_cache_reload >/dev/null ;;
+    stop-proxy) stop_pid "${PROXY_NAMES[${2:-0}]}" "$Z/proxy-${2:-0}.pid" zabbix_proxy ;;
+    start-proxy) start_proxy "${2:-0}" ;;
     status) status ;;
     env) facts | sed 's/^/export /' ;;
     reload)
@@ -571,5 +673,5 @@ case "${1:-up}" in
     stop-server) stop_pid zabbix_server "$SERVER_PID" zabbix_server ;;
     start-server) start_server ;;
     restart-agent) stop_pid zabbix_agentd "$AGENT_PID" zabbix_agentd; start_agent ;;
-    *) echo "usage: $0 [--version 7.0|6.0|all] up|down|status|reload|env|stop-server|start-server|restart-agent" >&2; exit 2 ;;
+    *) echo "usage: $0 [--version 7.0|6.0|all] up|down|status|reload|env|stop-server|start-server|restart-agent|proxies-up|proxies-down|proxy-reload [N]|stop-proxy [N]|start-proxy [N]" >&2; exit 2 ;;
 esac

@@ -64,7 +64,7 @@ def facts():
         for line in fh:
             key, sep, value = line.rstrip("\n").partition("=")
             if sep:
-                out[key] = value
+                out[key] = value.strip("\"")
     return out
 
 
@@ -129,6 +129,20 @@ def group_id():
 
 def reload_config_cache():
     stack_cmd("reload")
+
+
+def ensure_proxies():
+    """The stack's two active proxies (started on demand: most tests need none); their
+    names and ports."""
+    ensure_stack()
+    stack_cmd("proxies-up")
+    f = facts()
+    return list(zip(f["ZABBIX_PROXY_NAMES"].split(), map(int, f["ZABBIX_PROXY_PORTS"].split())))
+
+
+def reload_proxy(index=0):
+    """Make proxy `index` fetch its configuration from the server now."""
+    stack_cmd("proxy-reload", str(index))
 
 
 def stop_server():
