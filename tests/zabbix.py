@@ -145,6 +145,21 @@ def reload_proxy(index=0):
     stack_cmd("proxy-reload", str(index))
 
 
+def proxy_params(name):
+    """proxy.create for an active proxy: 7.0 names it `name`/`operating_mode`, 6.0 `host`/`status`."""
+    return {"name": name, "operating_mode": 0} if MAJOR >= (7, 0) else {"host": name, "status": 5}
+
+
+def monitored_by(proxyid):
+    """host.create/update: monitored by this proxy (7.0 `monitored_by`/`proxyid`, 6.0 `proxy_hostid`)."""
+    return {"monitored_by": 1, "proxyid": proxyid} if MAJOR >= (7, 0) else {"proxy_hostid": proxyid}
+
+
+def find_proxies(names):
+    return api("proxy.get", {"filter": {"name" if MAJOR >= (7, 0) else "host": list(names)},
+                             "output": ["proxyid"]})
+
+
 def stop_server():
     stack_cmd("stop-server")
 
@@ -153,9 +168,14 @@ def start_server():
     stack_cmd("start-server")
 
 
-def sender(host, key, value, psk=None):
-    """zabbix_sender's verdict (processed count) for one value; used to probe the config cache."""
-    cmd = [SENDER, "-z", "127.0.0.1", "-p", str(SERVER_PORT), "-s", host, "-k", key, "-o", value]
+def _proxy_port(index):
+    return int(facts()["ZABBIX_PROXY_PORTS"].strip('"').split()[index])
+
+
+def sender(host, key, value, psk=None, port=None):
+    """zabbix_sender's verdict (processed count) for one value; used to probe the config cache
+    (of the server, or of the proxy listening on `port`)."""
+    cmd = [SENDER, "-z", "127.0.0.1", "-p", str(port or SERVER_PORT), "-s", host, "-k", key, "-o", value]
     if psk:
         identity, psk_file = psk
         cmd += ["--tls-connect", "psk", "--tls-psk-identity", identity, "--tls-psk-file", psk_file]
@@ -167,12 +187,13 @@ class TrapperHost:
     """A host with the trapper items of both cadences' documents, `sepa.collect` and
     `sepa.collect.hour` (text), and `probe`; PSK-only when psk=(identity, hex)."""
 
-    def __init__(self, name, psk=None):
-        self.name, self.psk = name, psk
+    def __init__(self, name, psk=None, proxy=None):
+        """proxy: (proxyid, stack proxy index) of the proxy that monitors the host."""
+        self.name, self.psk, self.proxy = name, psk, proxy
         old = api("host.get", {"filter": {"host": [name]}})
         if old:
             api("host.delete", [h["hostid"] for h in old])
-        params = {"host": name, "groups": [{"groupid": group_id()}]}
+        params = {"host": name, "groups": [{"groupid": group_id()}], **(monitored_by(proxy[0]) if proxy else {})}
         if psk:
             params.update(tls_accept=2, tls_connect=1, tls_psk_identity=psk[0], tls_psk=psk[1])
         self.hostid = api("host.create", params)["hostids"][0]
@@ -191,12 +212,18 @@ class TrapperHost:
             with open(psk_file, "w") as fh:
                 fh.write(self.psk[1])
         deadline = time.monotonic() + timeout
-        reload_config_cache()
-        while not sender(self.name, "probe", "1", (self.psk[0], psk_file) if psk_file else None):
+        port = _proxy_port(self.proxy[1]) if self.proxy else SERVER_PORT
+
+        def refresh():
+            reload_config_cache()
+            if self.proxy:
+                reload_proxy(self.proxy[1])
+        refresh()
+        while not sender(self.name, "probe", "1", (self.psk[0], psk_file) if psk_file else None, port=port):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Zabbix did not accept values for {self.name} within {timeout} s")
             time.sleep(0.5)
-            reload_config_cache()
+            refresh()
 
     def history(self, key="sepa.collect"):
         return api("history.get", {"itemids": [self.itemids[key]], "history": 4, "sortfield": "clock",

@@ -81,11 +81,21 @@ class Site:
     intervals: dict = field(default_factory=lambda: dict(registry.INTERVALS))   # cadence -> seconds
     hour_collect_timeout: float = DEFAULT_HOUR_COLLECT_TIMEOUT
     health: HealthConfig = HealthConfig()        # the `health:` settings (global), judged in each collection
+    proxy: Optional[str] = None                  # the name of the zabbix.proxies entry that monitors it
 
     def budget(self, cadence):
         """Seconds a collection of `cadence` (minute, hour or all) may take."""
         return {registry.MINUTE: self.collect_timeout, registry.HOUR: self.hour_collect_timeout}.get(
             cadence, max(self.collect_timeout, self.hour_collect_timeout))
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """A Zabbix proxy that sites may be monitored by: its name in Zabbix, and where `send`
+    delivers the values of its sites."""
+    name: str
+    address: str
+    port: int = 10051
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,14 @@ class ZabbixConfig:
     tls_psk_identity: Optional[str] = None
     tls_psk_file: Optional[str] = None
     timeout: float = DEFAULT_SEND_TIMEOUT
+    proxies: Tuple[ProxyConfig, ...] = ()
+
+    def destination(self, proxy=None):
+        """(address, port) that takes the values of a site monitored by `proxy` (None: the server)."""
+        if proxy is None:
+            return self.server, self.port
+        p = next(p for p in self.proxies if p.name == proxy)
+        return p.address, p.port
 
 
 @dataclass(frozen=True)
@@ -568,6 +586,36 @@ def _alerts(c, raw, key):
 SMTP_SECURITY = ("none", "starttls", "ssl")
 
 
+def _proxies(c, raw, key):
+    """zabbix.proxies: a list of {name, address, port}, names unique."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        c.fail(key, f"must be a list of proxies (name, address, port), got {type(raw).__name__}")
+    out, names = [], set()
+    for i, rp in enumerate(raw):
+        k = f"{key}[{i}]"
+        rp = c.mapping(rp, k, {"name", "address", "port"})
+        name = c.string(rp.get("name"), f"{k}.name", required=True)
+        if name in names:
+            c.fail(f"{k}.name", f"duplicate proxy name {name!r}")
+        names.add(name)
+        out.append(ProxyConfig(name=name, address=c.string(rp.get("address"), f"{k}.address", required=True),
+                               port=c.number(rp.get("port", 10051), f"{k}.port", 1, 65535, integer=True)))
+    return tuple(out)
+
+
+def _site_proxy(c, raw, key, site, proxies):
+    """A site's `proxy`: the name of a zabbix.proxies entry, or None (the server)."""
+    if raw is None:
+        return None
+    name = c.string(raw, key)
+    if name not in {p.name for p in proxies}:
+        known = ", ".join(p.name for p in proxies) or "none is configured"
+        c.fail(key, f"site {site!r} names proxy {name!r}, which is not in zabbix.proxies ({known})")
+    return name
+
+
 def _slack(c, raw, key):
     """Zabbix's stock Slack media type: a bot token (from a file) and the channel to post in."""
     slack = c.mapping(raw, key, {"token_file", "channel"})
@@ -673,7 +721,8 @@ def _database(c, raw, key):
 TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "spool_max_age_hours", "spool_max_bytes",
             "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites", "alerts", "health", "redis",
             "reports", "cadences"}
-SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout", "reports", "cadences"}
+SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout", "reports", "cadences",
+             "proxy"}
 
 
 def parse(raw, path="<config>"):
@@ -684,13 +733,14 @@ def parse(raw, path="<config>"):
         c.fail(None, f"must be a YAML mapping of keys (sites:, zabbix:, ...), got {type(raw).__name__}")
     top = c.mapping(raw, "", TOP_KEYS)
     zbx = c.mapping(top.get("zabbix"), "zabbix",
-                    {"server", "port", "tls_psk_identity", "tls_psk_file", "timeout", "api"})
+                    {"server", "port", "tls_psk_identity", "tls_psk_file", "timeout", "api", "proxies"})
     zabbix = ZabbixConfig(
         server=c.string(zbx.get("server", "127.0.0.1"), "zabbix.server"),
         port=c.number(zbx.get("port", 10051), "zabbix.port", 1, 65535, integer=True),
         tls_psk_identity=c.string(zbx.get("tls_psk_identity"), "zabbix.tls_psk_identity"),
         tls_psk_file=c.string(zbx.get("tls_psk_file"), "zabbix.tls_psk_file"),
         timeout=c.number(zbx.get("timeout", DEFAULT_SEND_TIMEOUT), "zabbix.timeout", 1, 300),
+        proxies=_proxies(c, zbx.get("proxies"), "zabbix.proxies"),
     )
     if (zabbix.tls_psk_identity is None) != (zabbix.tls_psk_file is None):
         c.fail("zabbix", "tls_psk_identity and tls_psk_file go together")
@@ -744,6 +794,7 @@ def parse(raw, path="<config>"):
             collect_timeout=c.number(rs.get("collect_timeout", timeout), f"{key}.collect_timeout", 0.1, 3600),
             daily_report_to=_daily_report(c, rs.get("reports"), f"{key}.reports", daily_to, site_level=True)[0],
             intervals=intervals, hour_collect_timeout=hour_timeout, health=health,
+            proxy=_site_proxy(c, rs.get("proxy"), f"{key}.proxy", name, zabbix.proxies),
         ))
     return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, api=api, alerts=alerts,
                   health=health, daily_report_at=daily_at, **spool)

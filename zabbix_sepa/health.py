@@ -2,7 +2,7 @@
 
 Checks: the database (reachable, latency), Redis (only when `redis` is configured: a PING
 on a plain socket), the scheduler (age of the newest Scheduled Job Log), disk usage of the
-configured paths (psutil), and errors per hour against `thresholds.error_rate_per_hour`.
+configured paths (statvfs, as df counts), and errors per hour against `thresholds.error_rate_per_hour`.
 Exit status and "code": 0 healthy, 1 degraded, 2 critical (the worst check wins).
 """
 import time

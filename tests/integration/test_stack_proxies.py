@@ -13,21 +13,11 @@ pytestmark = pytest.mark.zabbix
 HOST = "zsepa-stack-proxied"
 
 
-def proxy_params(name):
-    """proxy.create for an active proxy: 7.0 names it `name`/`operating_mode`, 6.0 `host`/`status`."""
-    return {"name": name, "operating_mode": 0} if zabbix.MAJOR >= (7, 0) else {"host": name, "status": 5}
-
-
-def monitored_by(proxyid):
-    return {"monitored_by": 1, "proxyid": proxyid} if zabbix.MAJOR >= (7, 0) else {"proxy_hostid": proxyid}
-
-
 def forget(name):
     hosts = zabbix.api("host.get", {"filter": {"host": [HOST]}, "output": ["hostid"]})
     if hosts:
         zabbix.api("host.delete", [h["hostid"] for h in hosts])
-    key = "name" if zabbix.MAJOR >= (7, 0) else "host"
-    proxies = zabbix.api("proxy.get", {"filter": {key: [name]}, "output": ["proxyid"]})
+    proxies = zabbix.find_proxies([name])
     if proxies:
         zabbix.api("proxy.delete", [p["proxyid"] for p in proxies])
 
@@ -36,9 +26,9 @@ def test_a_value_through_a_proxy_arrives_with_its_clock():
     (name, port), _ = zabbix.ensure_proxies()
     forget(name)
     try:
-        proxyid = zabbix.api("proxy.create", proxy_params(name))["proxyids"][0]
+        proxyid = zabbix.api("proxy.create", zabbix.proxy_params(name))["proxyids"][0]
         host = zabbix.api("host.create", {"host": HOST, "groups": [{"groupid": zabbix.group_id()}],
-                                          **monitored_by(proxyid)})["hostids"][0]
+                                          **zabbix.monitored_by(proxyid)})["hostids"][0]
         itemid = zabbix.api("item.create", {"hostid": host, "name": "probe", "key_": "probe", "type": 2,
                                             "value_type": 3, "history": "1h"})["itemids"][0]
         zabbix.reload_config_cache()

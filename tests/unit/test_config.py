@@ -482,3 +482,30 @@ def test_slack_needs_a_token_file_and_a_channel(tmp_path):
                            ({"token": "xoxb", "channel": "#sepa"}, "alerts.slack")):
         with pytest.raises(config.ConfigError, match=message):
             config.load(write(tmp_path, {"sites": [SITE], "alerts": {"slack": slack}}))
+
+
+def test_proxies_and_the_sites_they_monitor(tmp_path):
+    cfg = config.load(write(tmp_path, {
+        "zabbix": {"server": "zbx.example.org", "proxies": [{"name": "proxy-nl1", "address": "10.1.2.3"},
+                                                             {"name": "proxy-nl2", "address": "10.1.2.4", "port": 10052}]},
+        "sites": [dict(SITE, proxy="proxy-nl2"), dict(SITE, name="direct")]}))
+    via, direct = cfg.sites
+    assert (via.proxy, direct.proxy) == ("proxy-nl2", None)
+    assert cfg.zabbix.destination(via.proxy) == ("10.1.2.4", 10052)
+    assert cfg.zabbix.destination(direct.proxy) == ("zbx.example.org", 10051)
+    assert cfg.zabbix.proxies[0].port == 10051
+
+
+@pytest.mark.parametrize("zbx, site, message", [
+    ({}, {"proxy": "proxy-nl1"}, r"sites\[0\].proxy: site 'prod' names proxy 'proxy-nl1', which is not in "
+                                 r"zabbix.proxies \(none is configured\)"),
+    ({"proxies": [{"name": "a", "address": "h"}]}, {"proxy": "b"}, r"not in zabbix.proxies \(a\)"),
+    ({"proxies": [{"name": "a", "address": "h"}, {"name": "a", "address": "i"}]}, {},
+     r"zabbix.proxies\[1\].name: duplicate proxy name 'a'"),
+    ({"proxies": [{"name": "a"}]}, {}, r"zabbix.proxies\[0\].address: is required"),
+    ({"proxies": [{"name": "a", "address": "h", "port": 70000}]}, {}, r"zabbix.proxies\[0\].port"),
+    ({"proxies": {"name": "a"}}, {}, "zabbix.proxies: must be a list"),
+])
+def test_proxy_errors_name_site_and_key(tmp_path, zbx, site, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(write(tmp_path, {"zabbix": zbx, "sites": [dict(SITE, **site)]}))

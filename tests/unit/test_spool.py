@@ -451,3 +451,22 @@ def test_check_reports_a_spool_the_user_cannot_write(shared, made_by_root):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("False "), proc.stdout
     assert f"chown -R nobody: {spool}" in proc.stdout
+
+
+def test_each_site_goes_to_its_proxy_and_a_proxy_down_holds_back_only_its_sites(tmp_path, monkeypatch):
+    """zabbix.proxies: a site's values go to its proxy's address; the server and the other
+    proxies keep taking theirs while one is down (its site's values wait in its spool)."""
+    raw = {"spool_dir": str(tmp_path / "spool"),
+           "zabbix": {"server": "zbx", "proxies": [{"name": "p1", "address": "10.0.0.1", "port": 10052}]},
+           "sites": [{"name": "via", "proxy": "p1", "database": {"name": "x", "user": "u"}},
+                     {"name": "direct", "database": {"name": "x", "user": "u"}}]}
+    cfg = parse(raw, "test.yaml")
+    senders = {("10.0.0.1", 10052): FakeSender("down"), ("zbx", 10051): FakeSender()}
+    monkeypatch.setattr(push, "make_sender", lambda cfg, destination=None: senders[destination or ("zbx", 10051)])
+    outs = {o.host: o for o in push.send(cfg, cfg.sites, collect=fake_collect([CLOCK, CLOCK]), cadence="minute")}
+    assert [v[0] for v in senders["zbx", 10051].delivered] == ["direct"]
+    assert outs["via"].waiting == 1 and outs["direct"].sent == 1
+    outs = {o.host: o for o in push.send(cfg, cfg.sites, collect=fake_collect([CLOCK + 60, CLOCK + 60]),
+                                         cadence="minute")}
+    assert [(v[0], v[3]) for v in senders["10.0.0.1", 10052].delivered] == [("via", CLOCK), ("via", CLOCK + 60)]
+    assert outs["via"].waiting == 0

@@ -65,8 +65,10 @@ class Outcome:
         return text + (f" - {self.problem}" if self.problem else "")
 
 
-def make_sender(cfg):
+def make_sender(cfg, destination=None):
+    """A Sender to (address, port): the server by default, or the proxy that monitors a site."""
     z = cfg.zabbix
+    address, port = destination or z.destination()
     psk = None
     if z.tls_psk_file:
         try:
@@ -74,7 +76,7 @@ def make_sender(cfg):
         except PskError as exc:
             raise ConfigError(cfg.path, "zabbix.tls_psk_file", str(exc)) from None
     try:
-        return Sender(z.server, z.port, z.timeout, z.tls_psk_identity, psk)
+        return Sender(address, port, z.timeout, z.tls_psk_identity, psk)
     except ValueError as exc:       # zappix's own length checks
         raise ConfigError(cfg.path, "zabbix.tls_psk_identity", str(exc)) from None
 
@@ -98,7 +100,19 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
     if not spool_only:
         from zabbix_sepa import collect as collector
         collect, collect_each = collect or collector.collect, collect_each or collector.collect_each
-    sender = sender or make_sender(cfg)
+    senders = {}
+
+    def sender_for(host):
+        """The given sender (tests), else one per destination: the server or the site's proxy."""
+        if sender is not None:
+            return sender
+        proxy = next((s.proxy for s in cfg.sites if s.name == host), None)
+        destination = cfg.zabbix.destination(proxy)
+        if destination not in senders:
+            senders[destination] = make_sender(cfg, destination)
+        return senders[destination]
+
+    sender_for(None)        # a PSK or identity error is a config error before anything is collected
     outcomes = {}
     fresh = {}              # host -> paths of this run's spooled values
     direct = {}             # host -> [(key, value, clock)] that could not be spooled
@@ -140,9 +154,9 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
     for host in hosts:
         out = outcomes.setdefault(host, Outcome(host))
         for key, value, clock in direct.get(host, ()):
-            _send_direct(sender, out, key, value, clock)
+            _send_direct(sender_for(host), out, key, value, clock)
         try:
-            _flush(cfg, sender, HostSpool(cfg.spool_dir, host), out, fresh.get(host, set()),
+            _flush(cfg, sender_for(host), HostSpool(cfg.spool_dir, host), out, fresh.get(host, set()),
                    others=[h for h in hosts if h != host])
         except SpoolError as exc:
             log.error("%s", exc)

@@ -1,0 +1,100 @@
+"""Sites monitored through Zabbix proxies (issue 12): `send` delivers each site's values to
+its proxy (zabbix.proxies, sites[].proxy), the others to the server; a proxy that is down
+holds back only its own sites' values, which its host spool keeps until it is back, with
+their original clocks. Real proxies of the tests' stack (stack/zabbix.sh proxies-up)."""
+import datetime as dt
+import json
+import os
+import time
+
+import pytest
+import yaml
+
+from tests import zabbix
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.zabbix
+N = dt.datetime(2026, 11, 22, 12, 0, 0)
+FMT = "%Y-%m-%d %H:%M:%S"
+
+
+@pytest.fixture(scope="module")
+def proxy():
+    """The stack's first proxy, known to the server; (name, port, proxyid)."""
+    (name, port), _ = zabbix.ensure_proxies()
+    for p in zabbix.find_proxies([name]):
+        zabbix.api("proxy.delete", [p["proxyid"]])
+    proxyid = zabbix.api("proxy.create", zabbix.proxy_params(name))["proxyids"][0]
+    yield name, port, proxyid
+    zabbix.stack_cmd("start-proxy", "0")                   # a test may have stopped it
+    for p in zabbix.find_proxies([name]):
+        zabbix.api("proxy.delete", [p["proxyid"]])
+
+
+@pytest.fixture
+def two_sites(make_site, proxy):
+    """Site A monitored by the proxy, site B by the server, each with its trapper host."""
+    name, port, proxyid = proxy
+    a, b = make_site(), make_site()
+    a.host, b.host = f"zsepa-px-{a.name[-10:]}", f"zsepa-dx-{b.name[-10:]}"
+    hosts = zabbix.TrapperHost(a.host, proxy=(proxyid, 0)), zabbix.TrapperHost(b.host)
+    yield a, b, hosts
+    for h in hosts:
+        h.delete()
+
+
+def config(tmp_path, proxy, a, b):
+    name, port, _ = proxy
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({
+        "timezone": "UTC", "spool_dir": str(tmp_path / "spool"),
+        "zabbix": {"server": "127.0.0.1", "port": zabbix.SERVER_PORT, "timeout": 3,
+                   "proxies": [{"name": name, "address": "127.0.0.1", "port": port}]},
+        "sites": [{"name": a.host, "proxy": name, "database": a.server.site_database_mapping(a.name)},
+                  {"name": b.host, "database": b.server.site_database_mapping(b.name)}]}))
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def send(cfg, now):
+    return run_cli("send", "--config", cfg, "--all", "--cadence", "minute", "--now", now.strftime(FMT), timeout=120)
+
+
+def clocks(host, expect, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        values = host.history()
+        if len(values) >= expect or time.monotonic() > deadline:
+            return [int(v["clock"]) for v in values]
+        time.sleep(1)
+
+
+def unix(moment):
+    return int(moment.replace(tzinfo=dt.timezone.utc).timestamp())
+
+
+def test_a_site_through_its_proxy_and_one_direct_both_arrive(tmp_path, proxy, two_sites):
+    a, b, (ha, hb) = two_sites
+    rc, out, err = send(config(tmp_path, proxy, a, b), N)
+    assert rc == 0, out + err
+    assert clocks(ha, 1) == [unix(N)] and clocks(hb, 1) == [unix(N)]
+    assert json.loads(ha.history()[0]["value"])["site"] == a.host
+
+
+def test_a_proxy_down_holds_back_only_its_own_sites(tmp_path, proxy, two_sites):
+    a, b, (ha, hb) = two_sites
+    cfg = config(tmp_path, proxy, a, b)
+    zabbix.stack_cmd("stop-proxy", "0")
+    try:
+        for minutes in (0, 1):
+            rc, out, err = send(cfg, N + dt.timedelta(minutes=minutes))
+            assert rc == 1, out + err                         # something waits in the spool
+            assert f"{a.host}: sent 0" in out and f"waiting in spool {minutes + 1}" in out, out
+            assert f"{b.host}: sent 1" in out, out            # the server was reachable all along
+    finally:
+        zabbix.stack_cmd("start-proxy", "0")
+    rc, out, err = send(cfg, N + dt.timedelta(minutes=2))
+    assert rc == 0, out + err
+    assert f"{a.host}: sent 3 (2 from the spool)" in out, out
+    want = [unix(N + dt.timedelta(minutes=m)) for m in range(3)]
+    assert sorted(clocks(ha, 3)) == want and sorted(clocks(hb, 3)) == want
