@@ -100,6 +100,15 @@ def run(cfg, timeout=5.0):
     except OSError as exc:
         out.append((False, f"zabbix server {z.server}:{z.port}: {exc.strerror or exc} (only `send` needs it; "
                            "the agent mode does not)"))
+    for proxy in z.proxies:
+        sites = ", ".join(s.name for s in cfg.sites if s.proxy == proxy.name) or "no site"
+        try:
+            socket.create_connection((proxy.address, proxy.port), timeout=timeout).close()
+            out.append((True, f"zabbix proxy {proxy.name} {proxy.address}:{proxy.port}: accepts connections "
+                              f"(`send` for {sites})"))
+        except OSError as exc:
+            out.append((False, f"zabbix proxy {proxy.name} {proxy.address}:{proxy.port}: {exc.strerror or exc} "
+                               f"(`send` delivers {sites} there)"))
     if cfg.api:
         from zabbix_sepa.zabbix.api import Api, ApiError
         try:

@@ -14,7 +14,8 @@ from tests import zabbix
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.zabbix
-N = dt.datetime(2026, 11, 22, 12, 0, 0)
+# Recent (values older than spool_max_age_hours are dropped by design), whole minutes, UTC.
+N = (dt.datetime.utcnow() - dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
 FMT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -98,3 +99,17 @@ def test_a_proxy_down_holds_back_only_its_own_sites(tmp_path, proxy, two_sites):
     assert f"{a.host}: sent 3 (2 from the spool)" in out, out
     want = [unix(N + dt.timedelta(minutes=m)) for m in range(3)]
     assert sorted(clocks(ha, 3)) == want and sorted(clocks(hb, 3)) == want
+
+
+def test_check_says_whether_each_proxy_takes_connections(tmp_path, proxy, two_sites):
+    a, b, _ = two_sites
+    cfg = config(tmp_path, proxy, a, b)
+    name, port, _ = proxy
+    rc, out, err = run_cli("check", "--config", cfg, timeout=60)
+    assert f"zabbix proxy {name} 127.0.0.1:{port}: accepts connections (`send` for {a.host})" in out + err
+    zabbix.stack_cmd("stop-proxy", "0")
+    try:
+        rc, out, err = run_cli("check", "--config", cfg, timeout=60)
+        assert rc != 0 and f"zabbix proxy {name} 127.0.0.1:{port}: Connection refused" in out + err, out + err
+    finally:
+        zabbix.stack_cmd("start-proxy", "0")
