@@ -113,3 +113,66 @@ def test_check_says_whether_each_proxy_takes_connections(tmp_path, proxy, two_si
         assert rc != 0 and f"zabbix proxy {name} 127.0.0.1:{port}: Connection refused" in out + err, out + err
     finally:
         zabbix.stack_cmd("start-proxy", "0")
+
+
+def test_setup_creates_the_proxy_and_moves_hosts_between_proxy_and_server(tmp_path, make_site):
+    """`zabbix setup`: a proxy a site names is created (active) when missing, the site's host is
+    monitored by it; a config without the proxy moves the host back to the server; idempotent."""
+    (_, _), (name, port) = zabbix.ensure_proxies()
+    for p in zabbix.find_proxies([name]):
+        zabbix.api("proxy.delete", [p["proxyid"]])
+    site = make_site()
+    host = f"zsepa-ps-{site.name[-10:]}"
+    path = tmp_path / "setup.yaml"
+
+    def write(proxy):
+        path.write_text(yaml.safe_dump({
+            "timezone": "UTC", "spool_dir": str(tmp_path / "spool"),
+            "zabbix": {"server": "127.0.0.1", "port": zabbix.SERVER_PORT,
+                       "api": {"url": zabbix.API_URL, "user": "Admin", "password": "zabbix"},
+                       "proxies": [{"name": name, "address": "127.0.0.1", "port": port}]},
+            "sites": [{"name": host, "database": site.server.site_database_mapping(site.name),
+                       **({"proxy": proxy} if proxy else {})}]}))
+        os.chmod(path, 0o600)
+        return str(path)
+
+    def setup(cfg):
+        rc, out, err = run_cli("zabbix", "setup", "--config", cfg, timeout=300)
+        assert rc == 0, out + err
+        return out.splitlines()
+
+    def monitor():
+        key = "proxyid" if zabbix.MAJOR >= (7, 0) else "proxy_hostid"
+        (h,) = zabbix.api("host.get", {"filter": {"host": [host]}, "output": [key]})
+        return h[key]
+
+    try:
+        lines = setup(write(name))
+        assert f"create proxy '{name}' (active: its zabbix_proxy connects with Hostname={name})" in lines
+        assert any(line.startswith(f"create host '{host}'") and line.endswith(f"monitored by proxy '{name}')")
+                   for line in lines), lines
+        (proxy,) = zabbix.find_proxies([name])
+        assert monitor() == proxy["proxyid"]
+        assert setup(write(name))[0].startswith("nothing to change")
+        assert f"move host '{host}' to the server" in setup(write(None))
+        assert monitor() == "0"
+        assert f"move host '{host}' to proxy '{name}'" in setup(write(name))
+        assert monitor() == proxy["proxyid"]
+        # and the values get there: through the proxy, with their clock
+        zabbix.reload_config_cache()
+        zabbix.reload_proxy(1)
+        deadline = time.monotonic() + 60
+        while True:
+            rc, out, err = send(write(name), N)
+            if rc == 0 or time.monotonic() > deadline:
+                break
+            zabbix.reload_config_cache()
+            zabbix.reload_proxy(1)
+            time.sleep(2)
+        assert rc == 0, out + err
+    finally:
+        found = zabbix.api("host.get", {"filter": {"host": [host]}, "output": ["hostid"]})
+        if found:
+            zabbix.api("host.delete", [h["hostid"] for h in found])
+        for p in zabbix.find_proxies([name]):
+            zabbix.api("proxy.delete", [p["proxyid"]])

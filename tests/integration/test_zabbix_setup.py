@@ -71,7 +71,8 @@ def test_dry_run_then_setup_then_nothing_to_change(tmp_path, clean):
     assert rc == 0, err
     assert "would create host group 'SEPA'" in lines
     from zabbix_sepa import registry
-    assert f"would create host 'zsepa-setup-a' (SEPA by Zabbix trapper, {len(registry.macros())} macros)" in lines
+    assert (f"would create host 'zsepa-setup-a' (SEPA by Zabbix trapper, {len(registry.macros())} macros, "
+            "monitored by the server)") in lines
     assert lines[-1].startswith("dry run:")
     assert zabbix.api("hostgroup.get", {"filter": {"name": ["SEPA"]}}) == []      # nothing made
 

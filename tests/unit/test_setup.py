@@ -290,3 +290,23 @@ def test_a_renamed_macro_whose_value_the_config_changed_is_moved_then_set():
         "set 1 macro(s) on host 'site-a': {$SEPA.MEMBER.WITHOUT.MANDATE.MAX}"]
     assert {m["macro"]: m["value"] for m in api.host["macros"]} == want
     assert provision_host(api, cfg) == []
+
+
+def test_proxy_names_translate_for_servers_before_70():
+    from zabbix_sepa.zabbix.api import ZabbixVersion
+    v60, v70 = ZabbixVersion("6.0.14"), ZabbixVersion("7.0.9")
+    create = {"name": "proxy-nl1", "operating_mode": 0}
+    assert v70.request("proxy.create", create) == create
+    assert v60.request("proxy.create", create) == {"host": "proxy-nl1", "status": 5}
+    get = {"filter": {"name": ["proxy-nl1"]}, "output": ["proxyid", "name", "operating_mode"]}
+    assert v60.request("proxy.get", get) == {"filter": {"host": ["proxy-nl1"]}, "output": ["proxyid", "host", "status"]}
+    assert v60.result("proxy.get", get, [{"proxyid": "9", "host": "proxy-nl1", "status": "5"}]) == \
+        [{"proxyid": "9", "name": "proxy-nl1", "operating_mode": "0"}]
+    assert v60.request("host.update", {"hostid": "1", "monitored_by": 1, "proxyid": "9"}) == \
+        {"hostid": "1", "proxy_hostid": "9"}
+    assert v60.request("host.update", {"hostid": "1", "monitored_by": 0}) == {"hostid": "1", "proxy_hostid": "0"}
+    hosts = {"filter": {"host": ["a"]}, "output": ["hostid", "monitored_by", "proxyid"]}
+    assert v60.request("host.get", hosts)["output"] == ["hostid", "proxy_hostid"]
+    assert v60.result("host.get", hosts, [{"hostid": "1", "proxy_hostid": "0"}, {"hostid": "2", "proxy_hostid": "9"}]) \
+        == [{"hostid": "1", "monitored_by": "0", "proxyid": "0"}, {"hostid": "2", "monitored_by": "1", "proxyid": "9"}]
+    assert v70.request("host.get", hosts) == hosts

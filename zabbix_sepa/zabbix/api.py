@@ -99,7 +99,11 @@ class ZabbixVersion:
 
     def request(self, method, params):
         """`params` (newest names) as this server wants them; a new dict, the input untouched."""
-        if self.at_least(6, 2) or not isinstance(params, dict):
+        if not isinstance(params, dict):
+            return params
+        if not self.at_least(7, 0):
+            params = proxies_before_70(method, params)
+        if self.at_least(6, 2):
             return params
         out = dict(params)
         if method == "host.get" and "selectHostGroups" in out:
@@ -129,8 +133,13 @@ class ZabbixVersion:
         return out
 
     def result(self, method, params, result):
-        """A result as the newest API names it (`hostgroups`, `hostgroup_rights`)."""
-        if self.at_least(6, 2) or not isinstance(result, list):
+        """A result as the newest API names it (`hostgroups`, `hostgroup_rights`, a proxy's
+        `name` and `operating_mode`, a host's `monitored_by` and `proxyid`)."""
+        if not isinstance(result, list):
+            return result
+        if not self.at_least(7, 0):
+            result = proxy_results_before_70(method, result)
+        if self.at_least(6, 2):
             return result
         rename = {}
         if method == "host.get" and "selectHostGroups" in params:
@@ -140,6 +149,43 @@ class ZabbixVersion:
         if not rename:
             return result
         return [{rename.get(k, k): v for k, v in row.items()} if isinstance(row, dict) else row for row in result]
+
+
+# Proxies before 7.0: a proxy is a `host` with `status` 5 (active) or 6 (passive); a host names
+# the proxy that monitors it in `proxy_hostid` ("0": the server). 7.0 says `name`,
+# `operating_mode` 0/1, and `monitored_by` 0 (server) / 1 (proxy) with `proxyid`.
+_MODE_TO_STATUS, _STATUS_TO_MODE = {0: 5, 1: 6}, {"5": "0", "6": "1"}
+
+
+def proxies_before_70(method, params):
+    out = dict(params)
+    if method == "proxy.get":
+        if "filter" in out and "name" in out["filter"]:
+            out["filter"] = {("host" if k == "name" else k): v for k, v in out["filter"].items()}
+        if isinstance(out.get("output"), list):
+            out["output"] = [{"name": "host", "operating_mode": "status"}.get(f, f) for f in out["output"]]
+    elif method == "proxy.create":
+        out["host"] = out.pop("name")
+        out["status"] = _MODE_TO_STATUS[int(out.pop("operating_mode", 0))]
+    elif method in ("host.create", "host.update") and "monitored_by" in out:
+        out["proxy_hostid"] = out.pop("proxyid", "0") if int(out.pop("monitored_by")) == 1 else "0"
+        out.pop("proxyid", None)
+    elif method == "host.get" and isinstance(out.get("output"), list) and "monitored_by" in out["output"]:
+        out["output"] = [f for f in out["output"] if f not in ("monitored_by", "proxyid")] + ["proxy_hostid"]
+    return out
+
+
+def proxy_results_before_70(method, result):
+    if method == "proxy.get":
+        return [{**{k: v for k, v in row.items() if k not in ("host", "status")},
+                 **({"name": row["host"]} if "host" in row else {}),
+                 **({"operating_mode": _STATUS_TO_MODE.get(str(row["status"]), "0")} if "status" in row else {})}
+                for row in result]
+    if method == "host.get":
+        return [{**{k: v for k, v in row.items() if k != "proxy_hostid"},
+                 "monitored_by": "0" if str(row["proxy_hostid"]) == "0" else "1", "proxyid": str(row["proxy_hostid"])}
+                if isinstance(row, dict) and "proxy_hostid" in row else row for row in result]
+    return result
 
 
 class Api:

@@ -66,11 +66,13 @@ class Provisioning:
         self.agent, self.agent_address, self.agent_port = agent, agent_address, agent_port
         self.template_ids = {}
         self.group_id = None
+        self.proxy_ids = {}         # zabbix.proxies name -> proxyid (None: a dry run would create it)
 
     def run(self):
         """Make it so; the id of host group SEPA (None in a dry run that would create it)."""
         self.templates()
         self.host_group()
+        self.proxies()
         for site in self.cfg.sites:
             self.host(site)
         return self.group_id
@@ -103,6 +105,28 @@ class Provisioning:
                            lambda: self.api.call("hostgroup.create", name=HOST_GROUP))
         self.group_id = made["groupids"][0] if made else None
 
+    def proxies(self):
+        """The proxies the sites are monitored by: found by name, created (active) when missing.
+        A proxy's own configuration (its Server=, its name) is the proxy host's business."""
+        for name in sorted({site.proxy for site in self.cfg.sites if site.proxy}):
+            found = self.api.call("proxy.get", filter={"name": [name]}, output=["proxyid", "name", "operating_mode"])
+            if found:
+                self.proxy_ids[name] = found[0]["proxyid"]
+                continue
+            made = self.change(f"create proxy '{name}' (active: its zabbix_proxy connects with Hostname={name})",
+                               lambda n=name: self.api.call("proxy.create", name=n, operating_mode=0))
+            self.proxy_ids[name] = made["proxyids"][0] if made else None
+
+    def monitored_by(self, site):
+        """host.create/update fields: the site's proxy, or the server."""
+        if site.proxy:
+            return {"monitored_by": 1, "proxyid": self.proxy_ids[site.proxy]}
+        return {"monitored_by": 0}
+
+    @staticmethod
+    def monitor_name(site):
+        return f"proxy '{site.proxy}'" if site.proxy else "the server"
+
     def desired_macros(self, site):
         out = {m.name: m.value(site.thresholds) for m in registry.macros()}
         if self.agent:
@@ -120,21 +144,29 @@ class Provisioning:
         variant, other = ("agent", "trapper") if self.agent else ("trapper", "agent")
         name, other_name = template.VARIANTS[variant]["name"], template.VARIANTS[other]["name"]
         want_macros = self.desired_macros(site)
-        found = self.api.call("host.get", filter={"host": [site.name]}, output=["hostid", "host"],
+        found = self.api.call("host.get", filter={"host": [site.name]},
+                              output=["hostid", "host", "monitored_by", "proxyid"],
                               selectHostGroups=["groupid"], selectParentTemplates=["templateid"],
                               selectMacros=["macro", "value", "description"], selectInterfaces=["type"])
         if not found:
             params = {"host": site.name, "groups": [{"groupid": self.group_id}],
                       "templates": [{"templateid": self.template_ids[variant]}],
                       "macros": [{"macro": k, "value": v} for k, v in want_macros.items()],
-                      "description": "Verenigingen site monitored by zabbix-sepa."}
+                      "description": "Verenigingen site monitored by zabbix-sepa.", **self.monitored_by(site)}
             if self.agent:
                 params["interfaces"] = [self.agent_interface()]
-            self.change(f"create host '{site.name}' ({name}, {len(want_macros)} macros)",
+            self.change(f"create host '{site.name}' ({name}, {len(want_macros)} macros, "
+                        f"monitored by {self.monitor_name(site)})",
                         lambda: self.api.call("host.create", **params))
             return
         h = found[0]
         hostid = h["hostid"]
+
+        want = self.monitored_by(site)
+        if (str(h.get("monitored_by", "0")), str(h.get("proxyid") or "0")) != \
+                (str(want["monitored_by"]), str(want.get("proxyid") or "0")):
+            self.change(f"move host '{site.name}' to {self.monitor_name(site)}",
+                        lambda: self.api.call("host.update", hostid=hostid, **want))
 
         groups = [g["groupid"] for g in h["hostgroups"]]
         if self.group_id not in groups:
