@@ -158,6 +158,7 @@ class Config:
     spool_max_age_hours: float = DEFAULT_SPOOL_MAX_AGE_HOURS
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
     cache_seconds: float = 0
+    send_concurrency: int = 4                    # sites `send` collects side by side
     cache_dir: str = DEFAULT_CACHE_DIR
     api: Optional[ApiConfig] = None
     alerts: AlertsConfig = AlertsConfig()
@@ -720,7 +721,7 @@ def _database(c, raw, key):
 
 TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "spool_max_age_hours", "spool_max_bytes",
             "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites", "alerts", "health", "redis",
-            "reports", "cadences"}
+            "send_concurrency", "reports", "cadences"}
 SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout", "reports", "cadences",
              "proxy"}
 
@@ -763,6 +764,7 @@ def parse(raw, path="<config>"):
         spool_max_bytes=c.number(top.get("spool_max_bytes", DEFAULT_SPOOL_MAX_BYTES), "spool_max_bytes",
                                  4096, 2**40, integer=True),
         cache_seconds=c.number(top.get("cache_seconds", 0), "cache_seconds", 0, 3600),
+        send_concurrency=c.number(top.get("send_concurrency", 4), "send_concurrency", 1, 64, integer=True),
         cache_dir=c.absolute_path(top.get("cache_dir", DEFAULT_CACHE_DIR), "cache_dir"),
     )
 

@@ -470,3 +470,34 @@ def test_each_site_goes_to_its_proxy_and_a_proxy_down_holds_back_only_its_sites(
                                          cadence="minute")}
     assert [(v[0], v[3]) for v in senders["10.0.0.1", 10052].delivered] == [("via", CLOCK), ("via", CLOCK + 60)]
     assert outs["via"].waiting == 0
+
+
+def test_sites_are_collected_side_by_side_and_a_broken_one_stays_alone(tmp_path):
+    """send_concurrency sites at a time; a collection that raises (a bug) marks its own site,
+    exit 1, and every other site's value is delivered."""
+    cfg = parse({"spool_dir": str(tmp_path / "spool"), "send_concurrency": 4,
+                 "sites": [{"name": f"s{i}", "database": {"name": "x", "user": "u"}} for i in range(8)]}, "t.yaml")
+    running, most = [0], [0]
+    guard = threading.Lock()
+
+    def collect(site, now, cadence="all"):
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.3)
+        with guard:
+            running[0] -= 1
+        if site.name == "s3":
+            raise KeyError("a bug")
+        return {"version": 1, "site": site.name, "clock": CLOCK, "cadence": cadence, "metrics": {},
+                "discovery": {}, "unsupported": {}}
+    sender = FakeSender()
+    began = time.monotonic()
+    outs = push.send(cfg, cfg.sites, collect=collect, sender=sender, cadence="minute")
+    took = time.monotonic() - began
+    assert most[0] == 4 and took < 1.2, (most, took)           # 8 x 0.3 s, 4 at a time: 0.6 s
+    assert [o.host for o in outs] == [f"s{i}" for i in range(8)]  # the config's order
+    assert sorted(v[0] for v in sender.delivered) == [f"s{i}" for i in range(8) if i != 3]
+    (broken,) = [o for o in outs if o.not_collected]
+    assert broken.host == "s3" and "not collected: KeyError" in broken.line()
+    assert push.exit_status(outs) == 1

@@ -52,6 +52,7 @@ class Outcome:
     lost: int = 0           # neither delivered nor spooled (spool unusable and server down)
     spool_error: bool = False   # the spool could not be used as it must (problem says why)
     problem: Optional[str] = None
+    not_collected: bool = False  # the collection itself failed (a bug: problem says what)
 
     def line(self):
         text = (f"{self.host}: sent {self.sent} ({self.earlier} from the spool), "
@@ -82,7 +83,7 @@ def make_sender(cfg, destination=None):
 
 
 def exit_status(outcomes):
-    if any(o.waiting or o.lost or o.dropped or o.quarantined or o.spool_error for o in outcomes):
+    if any(o.waiting or o.lost or o.dropped or o.quarantined or o.spool_error or o.not_collected for o in outcomes):
         return 1
     if any(o.rejected for o in outcomes):
         return 2
@@ -116,33 +117,18 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
     outcomes = {}
     fresh = {}              # host -> paths of this run's spooled values
     direct = {}             # host -> [(key, value, clock)] that could not be spooled
-    for site in sites:
-        out = outcomes[site.name] = Outcome(site.name)
-        if spool_only:
-            continue
-        hs = HostSpool(cfg.spool_dir, site.name)
-        cadences = _cadences(hs, site, cadence, now)
-        docs = collect_each(site, now) if len(cadences) > 1 else {cadences[0]: collect(site, now, cadence=cadences[0])}
-        for c, doc in docs.items():
-            key, value = registry.master_key(c), json.dumps(doc, separators=(",", ":"))
-            size = len(value.encode("utf-8"))
-            if size > TEXT_LIMIT:
-                log.warning("%s: the %s document is %d bytes; a Zabbix text item keeps at most %d (MySQL "
-                            "history_text), so its end would be cut off: lower discovery.max_batches",
-                            site.name, c, size, TEXT_LIMIT)
-            try:
-                fresh.setdefault(site.name, set()).add(hs.put(key, value, doc["clock"]).path)
-            except SpoolError as exc:
-                log.error("%s; sending this value without a safety copy", exc)
-                _spool_failed(out, f"{exc}; new value sent with no safety copy")
-                direct.setdefault(site.name, []).append((key, value, doc["clock"]))
-                continue
-            if c != registry.HOUR or doc.get("metrics", {}).get("sepa.collector.status") == 2:
-                continue        # only the hour is due-gated; without the database, the next run tries again
-            try:
-                hs.mark_collected(c, doc["clock"])
-            except SpoolError as exc:
-                log.warning("%s; the next run collects the %s document again", exc, c)
+    if spool_only:
+        outcomes = {site.name: Outcome(site.name) for site in sites}
+    else:
+        def one(site):
+            return _collect_and_spool(cfg, site, now, cadence, collect, collect_each)
+        with ThreadPoolExecutor(max_workers=max(1, min(cfg.send_concurrency, len(sites)))) as pool:
+            for site, (out, paths, unspooled) in zip(sites, pool.map(one, sites)):
+                outcomes[site.name] = out
+                if paths:
+                    fresh[site.name] = paths
+                if unspooled:
+                    direct[site.name] = unspooled
     hosts = list(outcomes)
     if all_spooled:
         try:
@@ -163,6 +149,42 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
             _spool_failed(out, str(exc))
             out.waiting = out.waiting or _waiting(HostSpool(cfg.spool_dir, host))
     return [outcomes[h] for h in hosts]
+
+
+def _collect_and_spool(cfg, site, now, cadence, collect, collect_each):
+    """One site's due documents, collected and spooled (sites run side by side, send_concurrency
+    at a time): its Outcome, the paths of the values spooled, the values that could not be.
+    A failure of any kind stays with the site: the others are collected and delivered."""
+    out, paths, unspooled = Outcome(site.name), set(), []
+    try:
+        hs = HostSpool(cfg.spool_dir, site.name)
+        cadences = _cadences(hs, site, cadence, now)
+        docs = collect_each(site, now) if len(cadences) > 1 else {cadences[0]: collect(site, now, cadence=cadences[0])}
+    except Exception as exc:            # noqa: BLE001 - isolate the site; the message says what
+        log.error("%s: not collected: %s: %s", site.name, type(exc).__name__, exc)
+        out.problem, out.not_collected = f"not collected: {type(exc).__name__}: {exc}", True
+        return out, paths, unspooled
+    for c, doc in docs.items():
+        key, value = registry.master_key(c), json.dumps(doc, separators=(",", ":"))
+        size = len(value.encode("utf-8"))
+        if size > TEXT_LIMIT:
+            log.warning("%s: the %s document is %d bytes; a Zabbix text item keeps at most %d (MySQL "
+                        "history_text), so its end would be cut off: lower discovery.max_batches",
+                        site.name, c, size, TEXT_LIMIT)
+        try:
+            paths.add(hs.put(key, value, doc["clock"]).path)
+        except SpoolError as exc:
+            log.error("%s; sending this value without a safety copy", exc)
+            _spool_failed(out, f"{exc}; new value sent with no safety copy")
+            unspooled.append((key, value, doc["clock"]))
+            continue
+        if c != registry.HOUR or doc.get("metrics", {}).get("sepa.collector.status") == 2:
+            continue        # only the hour is due-gated; without the database, the next run tries again
+        try:
+            hs.mark_collected(c, doc["clock"])
+        except SpoolError as exc:
+            log.warning("%s; the next run collects the %s document again", exc, c)
+    return out, paths, unspooled
 
 
 def _cadences(hs, site, cadence, now):
