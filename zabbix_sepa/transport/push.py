@@ -82,6 +82,26 @@ def make_sender(cfg, destination=None):
         raise ConfigError(cfg.path, "zabbix.tls_psk_identity", str(exc)) from None
 
 
+class Senders:
+    """`senders(host)`: the Sender for a host's values: the one given (tests), else one per
+    destination, the server or the proxy that monitors the site (a host no longer configured:
+    the server). Made at once for the server, so that a PSK error is a config error before
+    anything is collected."""
+
+    def __init__(self, cfg, given=None):
+        self.cfg, self.given, self.made = cfg, given, {}
+        self(None)
+
+    def __call__(self, host):
+        if self.given is not None:
+            return self.given
+        proxy = next((site.proxy for site in self.cfg.sites if site.name == host), None)
+        destination = self.cfg.zabbix.destination(proxy)
+        if destination not in self.made:
+            self.made[destination] = make_sender(self.cfg, destination)
+        return self.made[destination]
+
+
 def exit_status(outcomes):
     if any(o.waiting or o.lost or o.dropped or o.quarantined or o.spool_error or o.not_collected for o in outcomes):
         return 1
@@ -101,19 +121,7 @@ def send(cfg, sites, now=None, all_spooled=False, collect=None, sender=None, spo
     if not spool_only:
         from zabbix_sepa import collect as collector
         collect, collect_each = collect or collector.collect, collect_each or collector.collect_each
-    senders = {}
-
-    def sender_for(host):
-        """The given sender (tests), else one per destination: the server or the site's proxy."""
-        if sender is not None:
-            return sender
-        proxy = next((s.proxy for s in cfg.sites if s.name == host), None)
-        destination = cfg.zabbix.destination(proxy)
-        if destination not in senders:
-            senders[destination] = make_sender(cfg, destination)
-        return senders[destination]
-
-    sender_for(None)        # a PSK or identity error is a config error before anything is collected
+    sender_for = Senders(cfg, sender)
     outcomes = {}
     fresh = {}              # host -> paths of this run's spooled values
     direct = {}             # host -> [(key, value, clock)] that could not be spooled
