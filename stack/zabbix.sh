@@ -458,7 +458,6 @@ stop_pid() {
 }
 
 start_server() {
-    local i
     if alive "$SERVER_PID" zabbix_server; then
         [ "$SERVER_CONF_CHANGED" = 1 ] || return 0
         if [ ! -f "$Z/started.server" ]; then log "warning: $SERVER_CONF changed, but zabbix_server was not started by me: left as it is"; return 0; fi
@@ -472,22 +471,26 @@ start_server() {
     rm -f "$SERVER_PID"
     "$SERVER_BIN" -c "$SERVER_CONF" || die "$SERVER_BIN -c $SERVER_CONF failed"
     touch "$Z/started.server"
-    # it forks before it checks the database: its exit code says nothing
-    for i in $(seq 1 600); do
-        grep -q 'started \[trapper #1\]' "$Z/zabbix_server.log" 2>/dev/null && port_open "$SERVER_PORT" && return 0
-        if grep -q 'Zabbix Server stopped' "$Z/zabbix_server.log" 2>/dev/null ||
-           { [ -f "$SERVER_PID" ] && ! alive "$SERVER_PID" zabbix_server; }; then
-            tail -n 20 "$Z/zabbix_server.log" >&2; die "zabbix_server exited; see $Z/zabbix_server.log"
-        fi
-        [ "$i" = 100 ] && grep -q 'database is down' "$Z/zabbix_server.log" 2>/dev/null && \
-            log "zabbix_server cannot reach the database yet; still waiting"
-        sleep 0.1
-    done
-    tail -n 20 "$Z/zabbix_server.log" >&2; die "zabbix_server did not start within 60 s"
+    launched zabbix_server "$Z/zabbix_server.log" "$SERVER_PORT" 'Zabbix Server stopped' "$SERVER_PID"
 }
 
-# start_proxy N: the proxy PROXY_NAMES[N], (re)written config; it forks before it opens its
-# database, so wait for its trapper and its port
+# launched NAME LOG PORT STOPPED PIDFILE: wait (60 s) until a server or proxy listens with its
+# trapper. Both fork before they open their database, so their exit code says nothing: their
+# log does (STOPPED), or a pid file whose process is gone.
+launched() {
+    local i
+    for i in $(seq 1 600); do
+        grep -q 'started \[trapper #1\]' "$2" 2>/dev/null && port_open "$3" && return 0
+        if grep -q "$4" "$2" 2>/dev/null || { [ -f "$5" ] && ! alive "$5" "$1"; }; then
+            tail -n 20 "$2" >&2; die "$1 exited; see $2"
+        fi
+        [ "$i" = 100 ] && grep -q 'database is down' "$2" 2>/dev/null && log "$1 cannot reach its database yet; still waiting"
+        sleep 0.1
+    done
+    tail -n 20 "$2" >&2; die "$1 did not start within 60 s"
+}
+
+# start_proxy N: the proxy PROXY_NAMES[N], with its config (re)written
 start_proxy() {
     local conf="$Z/proxy-$1.conf" pid="$Z/proxy-$1.pid" log="$Z/proxy-$1.log" changed=0
     mkdir -p "$Z/proxy-$1"; chown zabbix:zabbix "$Z/proxy-$1"
@@ -504,12 +507,7 @@ start_proxy() {
     rm -f "$pid"
     "$PROXY_BIN" -c "$conf" || die "$PROXY_BIN -c $conf failed"
     touch "$Z/started.proxy-$1"
-    for _ in $(seq 1 300); do
-        grep -q 'started \[trapper #1\]' "$log" 2>/dev/null && port_open "${PROXY_PORTS[$1]}" && return 0
-        if grep -q 'Zabbix Proxy stopped' "$log" 2>/dev/null; then tail -n 20 "$log" >&2; die "zabbix_proxy exited; see $log"; fi
-        sleep 0.1
-    done
-    tail -n 20 "$log" >&2; die "zabbix_proxy ${PROXY_NAMES[$1]} did not start within 30 s"
+    launched zabbix_proxy "$log" "${PROXY_PORTS[$1]}" 'Zabbix Proxy stopped' "$pid"
 }
 
 proxies_up() {
