@@ -176,3 +176,22 @@ def test_setup_creates_the_proxy_and_moves_hosts_between_proxy_and_server(tmp_pa
             zabbix.api("host.delete", [h["hostid"] for h in found])
         for p in zabbix.find_proxies([name]):
             zabbix.api("proxy.delete", [p["proxyid"]])
+
+
+def test_the_server_down_behind_a_running_proxy_loses_nothing(tmp_path, proxy, two_sites):
+    """The proxy takes the site's values while the server is stopped (send: exit 0, nothing
+    spooled for it) and hands them on, clocks kept, once the server is back; the direct site's
+    value waits in our spool meanwhile."""
+    a, b, (ha, hb) = two_sites
+    cfg = config(tmp_path, proxy, a, b)
+    zabbix.stop_server()
+    try:
+        rc, out, err = send(cfg, N)
+        assert f"{a.host}: sent 1 (0 from the spool), rejected 0, waiting in spool 0" in out, out + err
+        assert f"{b.host}: sent 0" in out and rc == 1, out + err
+    finally:
+        zabbix.start_server()
+    assert clocks(ha, 1, timeout=90) == [unix(N)]                  # from the proxy's own buffer
+    rc, out, err = send(cfg, N + dt.timedelta(minutes=1))
+    assert rc == 0, out + err
+    assert sorted(clocks(hb, 2)) == [unix(N), unix(N + dt.timedelta(minutes=1))]
