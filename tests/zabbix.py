@@ -160,6 +160,13 @@ def find_proxies(names):
                              "output": ["proxyid"]})
 
 
+def forget_proxies(names):
+    """Delete the Zabbix proxy objects of these names (a test's own), if there are any."""
+    found = find_proxies(names)
+    if found:
+        api("proxy.delete", [p["proxyid"] for p in found])
+
+
 def stop_server():
     stack_cmd("stop-server")
 

@@ -20,8 +20,7 @@ from zabbix_sepa.groups.base import (AVERAGE, CADENCES, DISASTER, EVERY_RUN, FLO
 
 __all__ = ["AVERAGE", "CADENCES", "DISASTER", "EVERY_RUN", "FLOAT", "HIGH", "HOUR", "INFO", "INT", "MINUTE",
            "STR", "TEXT", "WARNING", "Discovery", "Group", "Macro", "Metric", "Order", "Section", "Threshold",
-           "Trigger", "above",
-           "below", "MASTER_KEYS", "INTERVALS", "UNSUPPORTED", "groups", "sections", "metrics", "discoveries",
+           "Trigger", "above", "below", "MASTER_KEYS", "INTERVALS", "UNSUPPORTED", "groups", "sections", "metrics", "discoveries",
            "cadence_of", "document_cadences", "master_key", "item_key", "tables", "macros", "triggers",
            "thresholds", "orders", "renamed_macros", "roots", "trigger_cadences"]
 

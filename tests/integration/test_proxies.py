@@ -23,13 +23,11 @@ FMT = "%Y-%m-%d %H:%M:%S"
 def proxy():
     """The stack's first proxy, known to the server; (name, port, proxyid)."""
     (name, port), _ = zabbix.ensure_proxies()
-    for p in zabbix.find_proxies([name]):
-        zabbix.api("proxy.delete", [p["proxyid"]])
+    zabbix.forget_proxies([name])
     proxyid = zabbix.api("proxy.create", zabbix.proxy_params(name))["proxyids"][0]
     yield name, port, proxyid
     zabbix.stack_cmd("start-proxy", "0")                   # a test may have stopped it
-    for p in zabbix.find_proxies([name]):
-        zabbix.api("proxy.delete", [p["proxyid"]])
+    zabbix.forget_proxies([name])
 
 
 @pytest.fixture
@@ -119,8 +117,7 @@ def test_setup_creates_the_proxy_and_moves_hosts_between_proxy_and_server(tmp_pa
     """`zabbix setup`: a proxy a site names is created (active) when missing, the site's host is
     monitored by it; a config without the proxy moves the host back to the server; idempotent."""
     (_, _), (name, port) = zabbix.ensure_proxies()
-    for p in zabbix.find_proxies([name]):
-        zabbix.api("proxy.delete", [p["proxyid"]])
+    zabbix.forget_proxies([name])
     site = make_site()
     host = f"zsepa-ps-{site.name[-10:]}"
     path = tmp_path / "setup.yaml"
@@ -174,8 +171,7 @@ def test_setup_creates_the_proxy_and_moves_hosts_between_proxy_and_server(tmp_pa
         found = zabbix.api("host.get", {"filter": {"host": [host]}, "output": ["hostid"]})
         if found:
             zabbix.api("host.delete", [h["hostid"] for h in found])
-        for p in zabbix.find_proxies([name]):
-            zabbix.api("proxy.delete", [p["proxyid"]])
+        zabbix.forget_proxies([name])
 
 
 def test_the_server_down_behind_a_running_proxy_loses_nothing(tmp_path, proxy, two_sites):

@@ -17,9 +17,7 @@ def forget(name):
     hosts = zabbix.api("host.get", {"filter": {"host": [HOST]}, "output": ["hostid"]})
     if hosts:
         zabbix.api("host.delete", [h["hostid"] for h in hosts])
-    proxies = zabbix.find_proxies([name])
-    if proxies:
-        zabbix.api("proxy.delete", [p["proxyid"] for p in proxies])
+    zabbix.forget_proxies([name])
 
 
 def test_a_value_through_a_proxy_arrives_with_its_clock():

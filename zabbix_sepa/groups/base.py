@@ -4,9 +4,10 @@ types every metric group module (`zabbix_sepa.groups.*`) declares itself with.
 A group declares its metrics (key, name, unit, value type, description), its
 discovery lists, its `Section`s (one SQL statement or one streamed read each,
 with the tables it needs and the cadence it is collected at), the Zabbix
-triggers and threshold macros about them, and the `Order`s its thresholds keep. `zabbix_sepa.registry` gathers the
-groups; the collector, the docs, both template variants, the UserParameters
-and the Prometheus names are generated from these declarations.
+triggers and threshold macros about them, and the `Order`s its thresholds keep.
+`zabbix_sepa.registry` gathers the groups; the collector, the docs, both template
+variants, the UserParameters and the Prometheus names are generated from these
+declarations.
 
 This module imports nothing of zabbix_sepa: groups build on it, and the
 registry on the groups.

@@ -90,13 +90,13 @@ class Senders:
 
     def __init__(self, cfg, given=None):
         self.cfg, self.given, self.made = cfg, given, {}
+        self.proxy_of = {site.name: site.proxy for site in cfg.sites}
         self(None)
 
     def __call__(self, host):
         if self.given is not None:
             return self.given
-        proxy = next((site.proxy for site in self.cfg.sites if site.name == host), None)
-        destination = self.cfg.zabbix.destination(proxy)
+        destination = self.cfg.zabbix.destination(self.proxy_of.get(host))
         if destination not in self.made:
             self.made[destination] = make_sender(self.cfg, destination)
         return self.made[destination]

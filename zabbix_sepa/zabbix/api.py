@@ -168,8 +168,8 @@ def proxies_before_70(method, params):
         out["host"] = out.pop("name")
         out["status"] = _MODE_TO_STATUS[int(out.pop("operating_mode", 0))]
     elif method in ("host.create", "host.update") and "monitored_by" in out:
-        out["proxy_hostid"] = out.pop("proxyid", "0") if int(out.pop("monitored_by")) == 1 else "0"
-        out.pop("proxyid", None)
+        by_proxy, proxyid = int(out.pop("monitored_by")) == 1, out.pop("proxyid", "0")
+        out["proxy_hostid"] = proxyid if by_proxy else "0"
     elif method == "host.get" and isinstance(out.get("output"), list) and "monitored_by" in out["output"]:
         out["output"] = [f for f in out["output"] if f not in ("monitored_by", "proxyid")] + ["proxy_hostid"]
     return out

@@ -23,7 +23,7 @@ USER_ROLE = "1"             # Zabbix's stock "User role"
 READ = 2                    # host group permission: read
 HOST_GROUP_CONDITION, SEVERITY_CONDITION = "0", "4"      # action condition types
 EQUAL, AT_LEAST = "0", "5"                               # their operators: =, >=
-SMTP_SECURITY = {"none": "0", "starttls": "1", "ssl": "2"}
+SMTP_SECURITY_CODES = {"none": "0", "starttls": "1", "ssl": "2"}     # alerts.email.security -> smtp_security
 GUI_DEFAULT, GUI_DISABLED = "0", "3"
 
 WEBHOOK_SCRIPT = """\
@@ -118,11 +118,11 @@ class Notification:
 
     def media_types(self):
         a = self.alerts
+        verify = "1" if a.smtp_verify and a.smtp_security != "none" else "0"
         email = {"name": EMAIL, "type": "0", "smtp_server": a.smtp_server, "smtp_port": str(a.smtp_port),
                  "smtp_helo": a.smtp_helo, "smtp_email": a.smtp_email, "status": "0",
-                 "smtp_security": SMTP_SECURITY[a.smtp_security],
-                 "smtp_verify_peer": "1" if a.smtp_verify and a.smtp_security != "none" else "0",
-                 "smtp_verify_host": "1" if a.smtp_verify and a.smtp_security != "none" else "0",
+                 "smtp_security": SMTP_SECURITY_CODES[a.smtp_security],
+                 "smtp_verify_peer": verify, "smtp_verify_host": verify,
                  "smtp_authentication": "1" if a.smtp_user else "0", "username": a.smtp_user or "",
                  "description": "E-mail for SEPA problems (zabbix-sepa setup)."}
         if a.smtp_user:
@@ -174,10 +174,10 @@ class Notification:
                            "it; import it again from Zabbix's templates/media/slack, then run setup again)")
         have = found[0]
         want = {"bot_token": self.alerts.slack_token, "zabbix_url": self.frontend_url}
-        params = [dict(p, value=want.get(p["name"], p["value"])) for p in have["parameters"]]
-        params += [{"name": k, "value": v} for k, v in want.items()
-                   if k not in {p["name"] for p in have["parameters"]}]
-        differs = [k for k, v in want.items() if {p["name"]: p["value"] for p in have["parameters"]}.get(k) != v]
+        current = {p["name"]: p["value"] for p in have["parameters"]}
+        params = [{"name": k, "value": want.get(k, v)} for k, v in current.items()]
+        params += [{"name": k, "value": v} for k, v in want.items() if k not in current]
+        differs = [k for k, v in want.items() if current.get(k) != v]
         if str(have["status"]) != "0":
             differs.insert(0, "enabled")
         if differs:
