@@ -82,6 +82,7 @@ class Site:
     hour_collect_timeout: float = DEFAULT_HOUR_COLLECT_TIMEOUT
     health: HealthConfig = HealthConfig()        # the `health:` settings (global), judged in each collection
     proxy: Optional[str] = None                  # the name of the zabbix.proxies entry that monitors it
+    proxy_group: Optional[str] = None            # or (7.0) the proxy group whose proxies share it
 
     def budget(self, cadence):
         """Seconds a collection of `cadence` (minute, hour or all) may take."""
@@ -96,6 +97,7 @@ class ProxyConfig:
     name: str
     address: str
     port: int = 10051
+    proxy_group: Optional[str] = None       # 7.0: the proxy group it belongs to
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,10 @@ class ZabbixConfig:
             return self.server, self.port
         p = next(p for p in self.proxies if p.name == proxy)
         return p.address, p.port
+
+    def group_members(self, group):
+        """The proxies of proxy group `group`, in the order configured."""
+        return [p for p in self.proxies if p.proxy_group == group]
 
 
 @dataclass(frozen=True)
@@ -588,33 +594,52 @@ SMTP_SECURITY = ("none", "starttls", "ssl")
 
 
 def _proxies(c, raw, key):
-    """zabbix.proxies: a list of {name, address, port}, names unique."""
+    """zabbix.proxies: a list of {name, address, port, proxy_group}, names and addresses unique."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
         c.fail(key, f"must be a list of proxies (name, address, port), got {type(raw).__name__}")
-    out, names = [], set()
+    out, names, addresses = [], set(), {}
     for i, rp in enumerate(raw):
         k = f"{key}[{i}]"
-        rp = c.mapping(rp, k, {"name", "address", "port"})
+        rp = c.mapping(rp, k, {"name", "address", "port", "proxy_group"})
         name = c.string(rp.get("name"), f"{k}.name", required=True)
         if name in names:
             c.fail(f"{k}.name", f"duplicate proxy name {name!r}")
         names.add(name)
-        out.append(ProxyConfig(name=name, address=c.string(rp.get("address"), f"{k}.address", required=True),
-                               port=c.number(rp.get("port", 10051), f"{k}.port", 1, 65535, integer=True)))
+        proxy = ProxyConfig(name=name, address=c.string(rp.get("address"), f"{k}.address", required=True),
+                            port=c.number(rp.get("port", 10051), f"{k}.port", 1, 65535, integer=True),
+                            proxy_group=c.string(rp.get("proxy_group"), f"{k}.proxy_group"))
+        where = (proxy.address, proxy.port)
+        if proxy.proxy_group and where in addresses:
+            # a proxy group's redirect names a proxy by its address: two at one cannot be told apart
+            c.fail(f"{k}.address", f"proxy {name!r} has the address {proxy.address}:{proxy.port} of proxy "
+                                   f"{addresses[where]!r}; the proxies of a proxy group need one each")
+        addresses.setdefault(where, name)
+        out.append(proxy)
     return tuple(out)
 
 
-def _site_proxy(c, raw, key, site, proxies):
-    """A site's `proxy`: the name of a zabbix.proxies entry, or None (the server)."""
-    if raw is None:
-        return None
-    name = c.string(raw, key)
-    if name not in {p.name for p in proxies}:
-        known = ", ".join(p.name for p in proxies) or "none is configured"
-        c.fail(key, f"site {site!r} names proxy {name!r}, which is not in zabbix.proxies ({known})")
-    return name
+def _site_proxy(c, rs, key, site, proxies):
+    """A site's (`proxy`, `proxy_group`): a zabbix.proxies entry's name, or the name of a
+    proxy group that entries belong to, or neither (the server)."""
+    name, group = rs.get("proxy"), rs.get("proxy_group")
+    if name is not None and group is not None:
+        c.fail(f"{key}.proxy_group", f"site {site!r} names both a proxy and a proxy group; "
+                                     "a host is monitored by one or the other: keep one")
+    if name is not None:
+        name = c.string(name, f"{key}.proxy")
+        if name not in {p.name for p in proxies}:
+            known = ", ".join(p.name for p in proxies) or "none is configured"
+            c.fail(f"{key}.proxy", f"site {site!r} names proxy {name!r}, which is not in zabbix.proxies ({known})")
+    if group is not None:
+        group = c.string(group, f"{key}.proxy_group")
+        groups = sorted({p.proxy_group for p in proxies if p.proxy_group})
+        if group not in groups:
+            c.fail(f"{key}.proxy_group",
+                   f"site {site!r} names proxy group {group!r}, but no zabbix.proxies entry has "
+                   f"proxy_group: {group} (groups configured: {', '.join(groups) or 'none'})")
+    return name, group
 
 
 def _slack(c, raw, key):
@@ -723,7 +748,7 @@ TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "spool_max_age_hou
             "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites", "alerts", "health", "redis",
             "send_concurrency", "reports", "cadences"}
 SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout", "reports", "cadences",
-             "proxy"}
+             "proxy", "proxy_group"}
 
 
 def parse(raw, path="<config>"):
@@ -787,6 +812,7 @@ def parse(raw, path="<config>"):
                                 _threshold_origin(rs.get("thresholds"), f"{key}.thresholds", top.get("thresholds")))
         intervals, hour_timeout = _cadences(c, rs.get("cadences"), f"{key}.cadences", cadences)
         _check_cadence_thresholds(c, f"{key}.", site_thresholds, intervals)
+        proxy, proxy_group = _site_proxy(c, rs, key, name, zabbix.proxies)
         sites.append(Site(
             name=name,
             database=_database(c, rs.get("database"), f"{key}.database"),
@@ -796,7 +822,7 @@ def parse(raw, path="<config>"):
             collect_timeout=c.number(rs.get("collect_timeout", timeout), f"{key}.collect_timeout", 0.1, 3600),
             daily_report_to=_daily_report(c, rs.get("reports"), f"{key}.reports", daily_to, site_level=True)[0],
             intervals=intervals, hour_collect_timeout=hour_timeout, health=health,
-            proxy=_site_proxy(c, rs.get("proxy"), f"{key}.proxy", name, zabbix.proxies),
+            proxy=proxy, proxy_group=proxy_group,
         ))
     return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, api=api, alerts=alerts,
                   health=health, daily_report_at=daily_at, **spool)

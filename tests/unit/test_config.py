@@ -496,6 +496,16 @@ def test_proxies_and_the_sites_they_monitor(tmp_path):
     assert cfg.zabbix.proxies[0].port == 10051
 
 
+def test_a_site_monitored_by_a_proxy_group(tmp_path):
+    cfg = config.load(write(tmp_path, {
+        "zabbix": {"proxies": [{"name": "p1", "address": "10.1.2.3", "proxy_group": "nl"},
+                               {"name": "solo", "address": "10.1.2.9"},
+                               {"name": "p2", "address": "10.1.2.4", "proxy_group": "nl"}]},
+        "sites": [dict(SITE, proxy_group="nl")]}))
+    assert (cfg.sites[0].proxy, cfg.sites[0].proxy_group) == (None, "nl")
+    assert [p.name for p in cfg.zabbix.group_members("nl")] == ["p1", "p2"]
+
+
 @pytest.mark.parametrize("zbx, site, message", [
     ({}, {"proxy": "proxy-nl1"}, r"sites\[0\].proxy: site 'prod' names proxy 'proxy-nl1', which is not in "
                                  r"zabbix.proxies \(none is configured\)"),
@@ -505,6 +515,16 @@ def test_proxies_and_the_sites_they_monitor(tmp_path):
     ({"proxies": [{"name": "a"}]}, {}, r"zabbix.proxies\[0\].address: is required"),
     ({"proxies": [{"name": "a", "address": "h", "port": 70000}]}, {}, r"zabbix.proxies\[0\].port"),
     ({"proxies": {"name": "a"}}, {}, "zabbix.proxies: must be a list"),
+    ({"proxies": [{"name": "a", "address": "h", "proxy_group": "g"}]}, {"proxy_group": "nl"},
+     r"sites\[0\].proxy_group: site 'prod' names proxy group 'nl', but no zabbix.proxies entry has "
+     r"proxy_group: nl \(groups configured: g\)"),
+    ({}, {"proxy_group": "nl"}, r"sites\[0\].proxy_group: .*\(groups configured: none\)"),
+    ({"proxies": [{"name": "a", "address": "h", "proxy_group": "g"}]}, {"proxy": "a", "proxy_group": "g"},
+     r"sites\[0\].proxy_group: site 'prod' names both a proxy and a proxy group"),
+    ({"proxies": [{"name": "a", "address": "h", "proxy_group": " "}]}, {}, r"zabbix.proxies\[0\].proxy_group: must be"),
+    ({"proxies": [{"name": "a", "address": "h"}, {"name": "b", "address": "h", "proxy_group": "g"}]}, {},
+     r"zabbix.proxies\[1\].address: proxy 'b' has the address h:10051 of proxy 'a'; the proxies of a proxy "
+     r"group need one each"),
 ])
 def test_proxy_errors_name_site_and_key(tmp_path, zbx, site, message):
     with pytest.raises(config.ConfigError, match=message):

@@ -29,7 +29,7 @@ from typing import Optional
 from zabbix_sepa import registry
 from zabbix_sepa.config import ConfigError
 from zabbix_sepa.transport import spool as spool_mod
-from zabbix_sepa.transport.sender import DeliveryError, PskError, Sender, acknowledged, read_psk
+from zabbix_sepa.transport.sender import DeliveryError, GroupSender, PskError, Sender, acknowledged, read_psk
 from zabbix_sepa.transport.spool import HostSpool, SpoolError, new_ns
 
 log = logging.getLogger(__name__)
@@ -85,21 +85,36 @@ def make_sender(cfg, destination=None):
 class Senders:
     """`senders(host)`: the Sender for a host's values: the one given (tests), else one per
     destination, the server or the proxy that monitors the site (a host no longer configured:
-    the server). Made at once for the server, so that a PSK error is a config error before
-    anything is collected."""
+    the server); for a site of a proxy group, a GroupSender that follows the group's redirects
+    and remembers them in the host's spool. Made at once for the server, so that a PSK error
+    is a config error before anything is collected."""
 
     def __init__(self, cfg, given=None):
         self.cfg, self.given, self.made = cfg, given, {}
-        self.proxy_of = {site.name: site.proxy for site in cfg.sites}
-        self(None)
+        self.sites = {site.name: site for site in cfg.sites}
+        self.groups = {}
+        self.at(cfg.zabbix.destination())
 
     def __call__(self, host):
         if self.given is not None:
             return self.given
-        destination = self.cfg.zabbix.destination(self.proxy_of.get(host))
+        site = self.sites.get(host)
+        if site is not None and site.proxy_group:
+            if host not in self.groups:
+                self.groups[host] = self.group_sender(host, site.proxy_group)
+            return self.groups[host]
+        return self.at(self.cfg.zabbix.destination(site.proxy if site else None))
+
+    def at(self, destination):
         if destination not in self.made:
             self.made[destination] = make_sender(self.cfg, destination)
         return self.made[destination]
+
+    def group_sender(self, host, group):
+        hs = HostSpool(self.cfg.spool_dir, host)
+        return GroupSender(host, group, [(p.address, p.port) for p in self.cfg.zabbix.group_members(group)],
+                           self.at, remembered=hs.redirect(group),
+                           remember=lambda redirect: hs.remember_redirect(group, redirect))
 
 
 def exit_status(outcomes):

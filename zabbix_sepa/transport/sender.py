@@ -22,6 +22,7 @@ Whatever goes wrong, `send` raises DeliveryError with a sentence an operator
 can act on, and never a library exception: the caller keeps the values.
 """
 import json
+import logging
 import re
 import select
 import socket
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 
 from zappix.protocol import SenderData, SenderDataRequest
 
+log = logging.getLogger(__name__)
+
 HEADER = struct.Struct("<4sBII")       # "ZBXD", flags, data length, reserved
 MAX_REPLY = 16 * 2**20
 INFO = re.compile(r"processed: (\d+); failed: (\d+); total: (\d+)")
@@ -39,6 +42,24 @@ PSK_HEX = re.compile(r"[0-9A-Fa-f]{32,512}")
 
 class DeliveryError(Exception):
     """The values were not acknowledged; str() says why and what to check."""
+
+
+class NotConnected(DeliveryError):
+    """No connection was made, so nothing was sent: another address may be tried at once."""
+
+
+class Redirected(DeliveryError):
+    """Zabbix 7.0 answered that another proxy of the host's proxy group takes its values.
+
+    `address`:`port` is that proxy and `revision` the version of the group's host map
+    the answer comes from (higher is newer); `reset` (no address): the group's assignment
+    is void, start again from the group's proxies. Nothing of the request was processed."""
+
+    def __init__(self, where, address=None, port=None, revision=0, reset=False):
+        self.address, self.port, self.revision, self.reset = address, port, revision, reset
+        to = "reset the redirection (its proxy group is offline?)" if reset else \
+            f"redirected to {address}:{port} (host map revision {revision})"
+        super().__init__(f"{where} {to}")
 
 
 class PskError(ValueError):
@@ -182,9 +203,6 @@ class Sender:
             raise DeliveryError(f"no reply from {self.where} within {self.timeout:g} s "
                                 "(zabbix.timeout, the limit of the whole request: connect, "
                                 "send, reply)") from None
-        except ConnectionRefusedError:
-            raise DeliveryError(f"connection refused by {self.where}: is the Zabbix server "
-                                "(or proxy) running and listening there?") from None
         except OSError as exc:
             raise DeliveryError(f"cannot talk to {self.where}: {exc.strerror or exc}") from None
         except Exception as exc:    # pyOpenSSL and anything else from the libraries
@@ -211,10 +229,14 @@ class Sender:
             sock.close()
 
     def _connect(self, deadline):
-        """A socket connected to the server (its first address that answers) within the deadline."""
-        failure = OSError(f"no address for {self.server}")
-        for family, kind, proto, _, address in socket.getaddrinfo(self.server, self.port,
-                                                                  type=socket.SOCK_STREAM):
+        """A socket connected to the server (its first address that answers) within the deadline;
+        NotConnected says why not."""
+        failure = f"no address for {self.server}"
+        try:
+            addresses = socket.getaddrinfo(self.server, self.port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise NotConnected(f"cannot resolve {self.server}: {exc.strerror or exc}") from None
+        for family, kind, proto, _, address in addresses:
             sock = socket.socket(family, kind, proto)
             try:
                 sock.settimeout(deadline.left())
@@ -222,12 +244,16 @@ class Sender:
                 return sock
             except socket.timeout:
                 sock.close()
-                raise DeliveryError(f"cannot connect to {self.where} within {self.timeout:g} s "
-                                    "(zabbix.timeout): is it reachable (firewall, routing)?") from None
+                raise NotConnected(f"cannot connect to {self.where} within {self.timeout:g} s "
+                                   "(zabbix.timeout): is it reachable (firewall, routing)?") from None
+            except ConnectionRefusedError:
+                sock.close()
+                failure = (f"connection refused by {self.where}: is the Zabbix server "
+                           "(or proxy) running and listening there?")
             except OSError as exc:
                 sock.close()
-                failure = exc
-        raise failure
+                failure = f"cannot connect to {self.where}: {exc.strerror or exc}"
+        raise NotConnected(failure)
 
     def _handshake(self, channel):
         from OpenSSL import SSL
@@ -275,6 +301,8 @@ class Sender:
         if not isinstance(reply, dict):
             raise DeliveryError(f"unexpected reply from {self.where}: not a JSON object")
         info = str(reply.get("info", ""))[:200]
+        if reply.get("response") == "failed" and isinstance(reply.get("redirect"), dict):
+            raise self._redirect(reply["redirect"])
         if reply.get("response") != "success":
             raise DeliveryError(f"{self.where} did not accept the request: "
                                 f"response={reply.get('response')!r} info={info!r}")
@@ -283,6 +311,22 @@ class Sender:
             raise DeliveryError(f"unexpected reply from {self.where}: info={info!r}")
         return Reply(*(int(g) for g in m.groups()))
 
+    def _redirect(self, block):
+        """The Redirected for a reply's `redirect` block: {"reset": true}, or a revision and
+        "host:port" ("[v6]:port"; no port: 10051)."""
+        if block.get("reset") is True:
+            return Redirected(self.where, reset=True)
+        revision, address = block.get("revision"), block.get("address")
+        if isinstance(revision, int) and not isinstance(revision, bool) and revision >= 0 and \
+                isinstance(address, str) and address:
+            host, sep, port = address.rpartition(":")
+            if not sep or "]" in port or (host.count(":") and not host.startswith("[")):
+                host, port = address, "10051"      # a bare name or IPv6 address
+            if port.isdigit() and 0 < int(port) < 65536:
+                return Redirected(self.where, host.strip("[]"), int(port), revision)
+        return DeliveryError(f"{self.where} answered with a redirect that cannot be followed: "
+                             f"{json.dumps(block)[:200]}")
+
     def _explain(self, exc):
         from OpenSSL import SSL
         if isinstance(exc, SSL.ZeroReturnError):
@@ -290,3 +334,89 @@ class Sender:
         if isinstance(exc, SSL.Error):
             return f"TLS error talking to {self.where}: {exc.__class__.__name__}: {str(exc)[:200]}"
         return f"sending to {self.where} failed: {exc.__class__.__name__}: {str(exc)[:200]}"
+
+
+class GroupSender:
+    """The values of one host monitored by a Zabbix 7.0 proxy group, delivered as
+    zabbix_sender and the agent do.
+
+    A request goes to the proxy the host was last redirected to, else to the group's
+    proxies (`members`, [(address, port)]) in turn while none takes a connection. A proxy
+    (or the server) that knows the host lives on another proxy answers with a redirect:
+    it is followed once and remembered (`remember((address, port, revision))`, None to
+    forget), so the next request goes straight there. A reset, or a redirect from an older
+    host map than the remembered one, sends it back to the group's proxies."""
+
+    def __init__(self, host, group, members, make, remembered=None, remember=lambda redirect: None):
+        self.host, self.group, self.members = host, group, list(members)
+        self.make = make                        # (address, port) -> Sender
+        self.remembered, self.remember = remembered, remember
+        self.where = f"proxy group {group}"
+
+    encode = staticmethod(Sender.encode)
+
+    def send(self, values):
+        return acknowledged(self.send_encoded(self.encode(values)), len(values), self.where)
+
+    def send_encoded(self, payload):
+        """Reply or DeliveryError, as Sender.send_encoded."""
+        refused = []
+        for address in self._order():
+            try:
+                return self._send_following(address, payload)
+            except NotConnected as exc:     # nothing was sent: the next proxy may take it
+                refused.append(str(exc))
+                if self.remembered and address == self.remembered[:2]:
+                    self._forget()
+        raise NotConnected(f"no proxy of proxy group {self.group} takes connections: " + "; ".join(refused))
+
+    def _order(self):
+        first = [self.remembered[:2]] if self.remembered else []
+        return first + [m for m in self.members if m not in first]
+
+    def _send_following(self, address, payload):
+        try:
+            return self._at(address).send_encoded(payload)
+        except Redirected as redirect:
+            target = self._follow(address, redirect)
+        try:
+            return self._at(target).send_encoded(payload)
+        except Redirected as again:
+            raise DeliveryError(f"{again}, right after {_show(address)} redirected there: the proxy group "
+                                "is moving its hosts; the values wait for the next run") from None
+        except NotConnected as exc:         # not the next member: the group says the host is there
+            raise DeliveryError(f"{exc} (redirected there by {_show(address)}; the proxy group moves the "
+                                "host to a live proxy after its failover delay)") from None
+
+    def _follow(self, address, redirect):
+        """Where to try again after `address` answered `redirect`; DeliveryError when nowhere.
+
+        Only the remembered proxy is asked before any other (`_order`), so a redirect that
+        goes back on the memory (a reset, or one from an older host map) comes from it: then
+        the memory is forgotten and the group's first other proxy is asked."""
+        stale = self.remembered is not None and redirect.revision < self.remembered[2]
+        if redirect.reset or stale:
+            others = [m for m in self.members if m != address]
+            if self.remembered is None or not others:
+                raise DeliveryError(f"{redirect}: the values wait for the next run")
+            self._forget()
+            return others[0]
+        target = (redirect.address, redirect.port)
+        log.info("%s: %s redirects to %s (proxy group %s, host map revision %d)",
+                 self.host, _show(address), _show(target), self.group, redirect.revision)
+        self.remembered = (*target, redirect.revision)
+        self.remember(self.remembered)
+        return target
+
+    def _forget(self):
+        self.remembered = None
+        self.remember(None)
+
+    def _at(self, address):
+        sender = self.make(address)
+        self.where = f"{sender.where} (proxy group {self.group})"
+        return sender
+
+
+def _show(address):
+    return f"{address[0]}:{address[1]}"

@@ -161,6 +161,37 @@ class HostSpool:
         except OSError as exc:
             raise unusable("write", path, exc, self.root) from None
 
+    def redirect(self, group):
+        """Where the host's values went last in proxy group `group` (address, port, revision),
+        as remembered by remember_redirect; None when nothing (or another group) is."""
+        path = os.path.join(self.dir, ".redirect")
+        try:
+            with open(path) as fh:
+                saved = json.load(fh)
+            if saved["group"] == group:
+                return str(saved["address"]), int(saved["port"]), int(saved["revision"])
+        except FileNotFoundError:
+            pass
+        except (ValueError, KeyError, TypeError, OSError):
+            pass                            # unreadable: start again from the group's proxies
+        return None
+
+    def remember_redirect(self, group, redirect):
+        """Keep (address, port, revision) for redirect(); None forgets it. Best effort: a memory
+        that cannot be written costs one redirect per run, nothing else."""
+        path = os.path.join(self.dir, ".redirect")
+        try:
+            if redirect is None:
+                os.unlink(path)
+                return
+            self._ensure()
+            address, port, revision = redirect
+            with open(path + ".tmp", "w") as fh:
+                json.dump({"group": group, "address": address, "port": port, "revision": revision}, fh)
+            os.replace(path + ".tmp", path)
+        except (OSError, SpoolError):
+            pass
+
     def put(self, key, value, clock, ns=None):
         """Store one value durably (with a new ns unless given); returns its Entry."""
         self._ensure()
