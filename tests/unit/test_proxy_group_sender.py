@@ -156,6 +156,17 @@ def test_a_redirect_from_an_older_host_map_than_remembered_starts_again_from_the
     assert (len(b.requests), len(a.requests)) == (1, 1)
 
 
+def test_a_proxy_that_refuses_every_value_keeps_them_for_the_next_run(proxies):
+    """Right after the group moved the host, its new proxy refuses its values until its next
+    configuration sync: not dropped as a rejection is, but kept (a DeliveryError)."""
+    a = proxies({"response": "success", "info": "processed: 0; failed: 1; total: 1; seconds spent: 0.0001"})
+    with pytest.raises(DeliveryError, match=r"refused all 1 value\(s\): the proxy the group gave the host to "
+                                            "does not know it yet"):
+        group(a).send(VALUE)
+    b = proxies({"response": "success", "info": "processed: 1; failed: 1; total: 2; seconds spent: 0.0001"})
+    assert group(b).send(VALUE * 2).failed == 1         # a partial rejection is a rejection
+
+
 def test_the_memory_lives_in_the_host_spool(tmp_path):
     hs = HostSpool(str(tmp_path), "site-a")
     assert hs.redirect("nl") is None

@@ -305,7 +305,7 @@ def test_proxy_names_translate_for_servers_before_70():
     assert v60.request("host.update", {"hostid": "1", "monitored_by": 1, "proxyid": "9"}) == \
         {"hostid": "1", "proxy_hostid": "9"}
     assert v60.request("host.update", {"hostid": "1", "monitored_by": 0}) == {"hostid": "1", "proxy_hostid": "0"}
-    hosts = {"filter": {"host": ["a"]}, "output": ["hostid", "monitored_by", "proxyid"]}
+    hosts = {"filter": {"host": ["a"]}, "output": ["hostid", "monitored_by", "proxyid", "proxy_groupid"]}
     assert v60.request("host.get", hosts)["output"] == ["hostid", "proxy_hostid"]
     assert v60.result("host.get", hosts, [{"hostid": "1", "proxy_hostid": "0"}, {"hostid": "2", "proxy_hostid": "9"}]) \
         == [{"hostid": "1", "monitored_by": "0", "proxyid": "0"}, {"hostid": "2", "monitored_by": "1", "proxyid": "9"}]

@@ -345,7 +345,8 @@ class GroupSender:
     (or the server) that knows the host lives on another proxy answers with a redirect:
     it is followed once and remembered (`remember((address, port, revision))`, None to
     forget), so the next request goes straight there. A reset, or a redirect from an older
-    host map than the remembered one, sends it back to the group's proxies."""
+    host map than the remembered one, sends it back to the group's proxies. A reply that
+    refuses every value is a DeliveryError here (see _taken): the values stay spooled."""
 
     def __init__(self, host, group, members, make, remembered=None, remember=lambda redirect: None):
         self.host, self.group, self.members = host, group, list(members)
@@ -363,12 +364,23 @@ class GroupSender:
         refused = []
         for address in self._order():
             try:
-                return self._send_following(address, payload)
+                return self._taken(self._send_following(address, payload))
             except NotConnected as exc:     # nothing was sent: the next proxy may take it
                 refused.append(str(exc))
                 if self.remembered and address == self.remembered[:2]:
                     self._forget()
         raise NotConnected(f"no proxy of proxy group {self.group} takes connections: " + "; ".join(refused))
+
+    def _taken(self, reply):
+        """`reply`, unless it refuses every value: a request holds one host's values, and a proxy
+        the group has just given the host to refuses them until its next configuration sync
+        (ProxyConfigFrequency), so they are kept for the next run rather than dropped."""
+        if reply.total and reply.failed == reply.total:
+            raise DeliveryError(
+                f"{self.where} refused all {reply.total} value(s): the proxy the group gave the host to "
+                "does not know it yet (it learns it at its next configuration sync); if this lasts, "
+                "check the host and its template as for any rejected value")
+        return reply
 
     def _order(self):
         first = [self.remembered[:2]] if self.remembered else []

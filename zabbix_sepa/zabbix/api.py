@@ -153,7 +153,8 @@ class ZabbixVersion:
 
 # Proxies before 7.0: a proxy is a `host` with `status` 5 (active) or 6 (passive); a host names
 # the proxy that monitors it in `proxy_hostid` ("0": the server). 7.0 says `name`,
-# `operating_mode` 0/1, and `monitored_by` 0 (server) / 1 (proxy) with `proxyid`.
+# `operating_mode` 0/1, and `monitored_by` 0 (server) / 1 (proxy) with `proxyid` / 2 (proxy
+# group, which 6.x does not have) with `proxy_groupid`.
 _MODE_TO_STATUS, _STATUS_TO_MODE = {0: 5, 1: 6}, {"5": "0", "6": "1"}
 
 
@@ -171,7 +172,7 @@ def proxies_before_70(method, params):
         by_proxy, proxyid = int(out.pop("monitored_by")) == 1, out.pop("proxyid", "0")
         out["proxy_hostid"] = proxyid if by_proxy else "0"
     elif method == "host.get" and isinstance(out.get("output"), list) and "monitored_by" in out["output"]:
-        out["output"] = [f for f in out["output"] if f not in ("monitored_by", "proxyid")] + ["proxy_hostid"]
+        out["output"] = [f for f in out["output"] if f not in ("monitored_by", "proxyid", "proxy_groupid")] + ["proxy_hostid"]
     return out
 
 

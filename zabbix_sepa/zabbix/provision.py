@@ -8,6 +8,7 @@ import math
 import re
 
 from zabbix_sepa import registry
+from zabbix_sepa.config import ConfigError
 from zabbix_sepa.zabbix import template
 
 HOST_GROUP = "SEPA"
@@ -67,6 +68,7 @@ class Provisioning:
         self.template_ids = {}
         self.group_id = None
         self.proxy_ids = {}         # zabbix.proxies name -> proxyid (None: a dry run would create it)
+        self.proxy_group_ids = {}   # proxy group name -> proxy_groupid (likewise)
 
     def run(self):
         """Make it so; the id of host group SEPA (None in a dry run that would create it)."""
@@ -106,25 +108,75 @@ class Provisioning:
         self.group_id = made["groupids"][0] if made else None
 
     def proxies(self):
-        """The proxies the sites are monitored by: found by name, created (active) when missing.
-        A proxy's own configuration (its Server=, its name) is the proxy host's business."""
-        for name in sorted({site.proxy for site in self.cfg.sites if site.proxy}):
-            found = self.api.call("proxy.get", filter={"name": [name]}, output=["proxyid", "name", "operating_mode"])
-            if found:
-                self.proxy_ids[name] = found[0]["proxyid"]
-                continue
-            made = self.change(f"create proxy '{name}' (active: its zabbix_proxy connects with Hostname={name})",
-                               lambda n=name: self.api.call("proxy.create", name=n, operating_mode=0))
-            self.proxy_ids[name] = made["proxyids"][0] if made else None
+        """The proxies and (7.0) proxy groups that sites are monitored by: found by name,
+        created when missing (proxies active); a group's proxies put in it, each with the
+        address its redirects name (`local_address`/`local_port`: the configured address).
+        A proxy's own configuration (its Server=, its Hostname=) is the proxy host's business,
+        and so is the group membership of a proxy that the configuration gives none."""
+        z = self.cfg.zabbix
+        used = {site.proxy for site in self.cfg.sites if site.proxy}
+        groups = {site.proxy_group for site in self.cfg.sites if site.proxy_group}
+        used |= {p.name for group in groups for p in z.group_members(group)}
+        proxies = [p for p in z.proxies if p.name in used]
+        groups |= {p.proxy_group for p in proxies if p.proxy_group}
+        if groups and not self.api.version.at_least(7, 0):
+            raise ConfigError(self.cfg.path, self.first_group_key(),
+                              f"proxy groups need Zabbix 7.0 or later, and {self.cfg.api.url} runs "
+                              f"{self.api.version}: name one proxy (`proxy:`) per site instead")
+        for group in sorted(groups):
+            self.proxy_group(group)
+        for proxy in proxies:
+            self.proxy(proxy)
+
+    def first_group_key(self):
+        """The config key of the first proxy group named (by a site, else by a proxy)."""
+        for i, site in enumerate(self.cfg.sites):
+            if site.proxy_group:
+                return f"sites[{i}].proxy_group"
+        return next(f"zabbix.proxies[{i}].proxy_group" for i, p in enumerate(self.cfg.zabbix.proxies)
+                    if p.proxy_group)
+
+    def proxy_group(self, name):
+        found = self.api.call("proxygroup.get", filter={"name": [name]}, output=["proxy_groupid"])
+        if found:
+            self.proxy_group_ids[name] = found[0]["proxy_groupid"]
+            return
+        made = self.change(f"create proxy group '{name}' (Zabbix's defaults: failover delay 1m, "
+                           "1 proxy online at least)",
+                           lambda: self.api.call("proxygroup.create", name=name))
+        self.proxy_group_ids[name] = made["proxy_groupids"][0] if made else None
+
+    def proxy(self, proxy):
+        want = {}
+        if proxy.proxy_group:
+            want = {"proxy_groupid": self.proxy_group_ids[proxy.proxy_group],
+                    "local_address": proxy.address, "local_port": str(proxy.port)}
+        found = self.api.call("proxy.get", filter={"name": [proxy.name]},
+                              output=["proxyid", "name", "operating_mode", *want])
+        in_group = f" in proxy group '{proxy.proxy_group}' at {proxy.address}:{proxy.port}" if want else ""
+        if not found:
+            made = self.change(f"create proxy '{proxy.name}'{in_group} (active: its zabbix_proxy connects "
+                               f"with Hostname={proxy.name})",
+                               lambda: self.api.call("proxy.create", name=proxy.name, operating_mode=0, **want))
+            self.proxy_ids[proxy.name] = made["proxyids"][0] if made else None
+            return
+        proxyid = self.proxy_ids[proxy.name] = found[0]["proxyid"]
+        if any(str(found[0].get(k)) != str(v) for k, v in want.items()):
+            self.change(f"put proxy '{proxy.name}'{in_group}",
+                        lambda: self.api.call("proxy.update", proxyid=proxyid, **want))
 
     def monitored_by(self, site):
-        """host.create/update fields: the site's proxy, or the server."""
+        """host.create/update fields: the site's proxy or proxy group, or the server."""
         if site.proxy:
             return {"monitored_by": 1, "proxyid": self.proxy_ids[site.proxy]}
+        if site.proxy_group:
+            return {"monitored_by": 2, "proxy_groupid": self.proxy_group_ids[site.proxy_group]}
         return {"monitored_by": 0}
 
     @staticmethod
     def monitor_name(site):
+        if site.proxy_group:
+            return f"proxy group '{site.proxy_group}'"
         return f"proxy '{site.proxy}'" if site.proxy else "the server"
 
     def desired_macros(self, site):
@@ -145,7 +197,7 @@ class Provisioning:
         name, other_name = template.VARIANTS[variant]["name"], template.VARIANTS[other]["name"]
         want_macros = self.desired_macros(site)
         found = self.api.call("host.get", filter={"host": [site.name]},
-                              output=["hostid", "host", "monitored_by", "proxyid"],
+                              output=["hostid", "host", "monitored_by", "proxyid", "proxy_groupid"],
                               selectHostGroups=["groupid"], selectParentTemplates=["templateid"],
                               selectMacros=["macro", "value", "description"], selectInterfaces=["type"])
         if not found:
@@ -163,8 +215,7 @@ class Provisioning:
         hostid = h["hostid"]
 
         want = self.monitored_by(site)
-        if (str(h.get("monitored_by", "0")), str(h.get("proxyid") or "0")) != \
-                (str(want["monitored_by"]), str(want.get("proxyid") or "0")):
+        if any(str(h.get(k) or "0") != str(want.get(k) or "0") for k in ("monitored_by", "proxyid", "proxy_groupid")):
             self.change(f"move host '{site.name}' to {self.monitor_name(site)}",
                         lambda: self.api.call("host.update", hostid=hostid, **want))
 
