@@ -101,7 +101,10 @@ def run(cfg, timeout=5.0):
         out.append((False, f"zabbix server {z.server}:{z.port}: {exc.strerror or exc} (only `send` needs it; "
                            "the agent mode does not)"))
     for proxy in z.proxies:
-        sites = ", ".join(s.name for s in cfg.sites if s.proxy == proxy.name) or "no site"
+        sites = ", ".join(s.name for s in cfg.sites if s.proxy == proxy.name or
+                          (proxy.proxy_group and s.proxy_group == proxy.proxy_group)) or "no site"
+        if proxy.proxy_group:
+            sites = f"proxy group {proxy.proxy_group}: {sites}"
         try:
             socket.create_connection((proxy.address, proxy.port), timeout=timeout).close()
             out.append((True, f"zabbix proxy {proxy.name} {proxy.address}:{proxy.port}: accepts connections "

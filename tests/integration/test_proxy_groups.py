@@ -168,6 +168,10 @@ def test_setup_makes_the_group_and_send_follows_its_redirect(fleet):
     rc, out, err = fleet.send(N + dt.timedelta(minutes=1), order=(1 - home, home))
     assert rc == 0 and "redirects to" not in err, out + err
     assert fleet.clocks(2) == [unix(N), unix(N + dt.timedelta(minutes=1))]
+    rc, out, err = run_cli("check", "--config", fleet.config(), timeout=60)
+    for name, port in fleet.proxies:
+        assert (f"zabbix proxy {name} 127.0.0.1:{port}: accepts connections (`send` for proxy group "
+                f"{GROUP}: {fleet.host})") in out + err, out + err
 
 
 @pytest.mark.skipif(zabbix.MAJOR < (7, 0), reason="proxy groups are new in Zabbix 7.0")
