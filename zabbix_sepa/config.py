@@ -69,6 +69,18 @@ class HealthConfig:
     redis_port: int = 6379
 
 
+FRAPPE_HOST_TEMPLATES = ("linux", "mysql", "redis")   # roles of Zabbix's own templates (zabbix/provision.py)
+
+
+@dataclass(frozen=True)
+class FrappeHost:
+    """The server a site's Frappe runs on, watched by Zabbix's own templates through its agent."""
+    name: str
+    address: str
+    port: int = 10050
+    templates: Tuple[str, ...] = FRAPPE_HOST_TEMPLATES
+
+
 @dataclass(frozen=True)
 class Site:
     name: str
@@ -83,6 +95,7 @@ class Site:
     health: HealthConfig = HealthConfig()        # the `health:` settings (global), judged in each collection
     proxy: Optional[str] = None                  # the name of the zabbix.proxies entry that monitors it
     proxy_group: Optional[str] = None            # or (7.0) the proxy group whose proxies share it
+    frappe_host: Optional[FrappeHost] = None     # `zabbix setup` makes it a host with Zabbix's own templates
 
     def budget(self, cadence):
         """Seconds a collection of `cadence` (minute, hour or all) may take."""
@@ -642,6 +655,23 @@ def _site_proxy(c, rs, key, site, proxies):
     return name, group
 
 
+def _frappe_host(c, raw, key, site):
+    """A site's `frappe_host`: {name (default <site>-host), address, port, templates}."""
+    if raw is None:
+        return None
+    fh = c.mapping(raw, key, {"name", "address", "port", "templates"})
+    name = c.string(fh.get("name", f"{site}-host"), f"{key}.name")
+    if not HOST_NAME.fullmatch(name) or name.strip(".") == "":
+        c.fail(f"{key}.name", f"{_show(name)} is not a valid Zabbix host name (letters, digits, space, '.', '_', '-')")
+    templates = fh.get("templates", list(FRAPPE_HOST_TEMPLATES))
+    if not isinstance(templates, list) or any(t not in FRAPPE_HOST_TEMPLATES for t in templates):
+        c.fail(f"{key}.templates", f"must be a list of {', '.join(FRAPPE_HOST_TEMPLATES)} (Zabbix's own "
+                                   f"templates to link), got {_show(templates)}")
+    return FrappeHost(name=name, address=c.string(fh.get("address"), f"{key}.address", required=True),
+                      port=c.number(fh.get("port", 10050), f"{key}.port", 1, 65535, integer=True),
+                      templates=tuple(dict.fromkeys(templates)))
+
+
 def _slack(c, raw, key):
     """Zabbix's stock Slack media type: a bot token (from a file) and the channel to post in."""
     slack = c.mapping(raw, key, {"token_file", "channel"})
@@ -748,7 +778,7 @@ TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "spool_max_age_hou
             "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites", "alerts", "health", "redis",
             "send_concurrency", "reports", "cadences"}
 SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout", "reports", "cadences",
-             "proxy", "proxy_group"}
+             "proxy", "proxy_group", "frappe_host"}
 
 
 def parse(raw, path="<config>"):
@@ -796,7 +826,7 @@ def parse(raw, path="<config>"):
     raw_sites = top.get("sites")
     if not isinstance(raw_sites, list) or not raw_sites:
         c.fail("sites", "must be a non-empty list of sites")
-    sites, names = [], set()
+    sites, names, hosts = [], set(), set()     # site names; frappe_host names
     for i, rs in enumerate(raw_sites):
         key = f"sites[{i}]"
         rs = c.mapping(rs, key, SITE_KEYS)
@@ -806,6 +836,8 @@ def parse(raw, path="<config>"):
                                   "(letters, digits, space, '.', '_', '-')")
         if name in names:
             c.fail(f"{key}.name", f"duplicate site name {name!r}")
+        if name in hosts:
+            c.fail(f"{key}.name", f"{name!r} is already the Zabbix host of an earlier site's frappe_host")
         names.add(name)
         site_thresholds = _thresholds(c, rs.get("thresholds"), f"{key}.thresholds", thresholds)
         _check_threshold_orders(c, f"{key}.thresholds", name, site_thresholds,
@@ -813,6 +845,12 @@ def parse(raw, path="<config>"):
         intervals, hour_timeout = _cadences(c, rs.get("cadences"), f"{key}.cadences", cadences)
         _check_cadence_thresholds(c, f"{key}.", site_thresholds, intervals)
         proxy, proxy_group = _site_proxy(c, rs, key, name, zabbix.proxies)
+        frappe_host = _frappe_host(c, rs.get("frappe_host"), f"{key}.frappe_host", name)
+        if frappe_host and frappe_host.name in names | hosts:
+            c.fail(f"{key}.frappe_host.name", f"{frappe_host.name!r} is already the Zabbix host of a site or "
+                                              "of another frappe_host: each needs a host name of its own")
+        if frappe_host:
+            hosts.add(frappe_host.name)
         sites.append(Site(
             name=name,
             database=_database(c, rs.get("database"), f"{key}.database"),
@@ -822,7 +860,7 @@ def parse(raw, path="<config>"):
             collect_timeout=c.number(rs.get("collect_timeout", timeout), f"{key}.collect_timeout", 0.1, 3600),
             daily_report_to=_daily_report(c, rs.get("reports"), f"{key}.reports", daily_to, site_level=True)[0],
             intervals=intervals, hour_collect_timeout=hour_timeout, health=health,
-            proxy=proxy, proxy_group=proxy_group,
+            proxy=proxy, proxy_group=proxy_group, frappe_host=frappe_host,
         ))
     return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, api=api, alerts=alerts,
                   health=health, daily_report_at=daily_at, **spool)

@@ -529,3 +529,31 @@ def test_a_site_monitored_by_a_proxy_group(tmp_path):
 def test_proxy_errors_name_site_and_key(tmp_path, zbx, site, message):
     with pytest.raises(config.ConfigError, match=message):
         config.load(write(tmp_path, {"zabbix": zbx, "sites": [dict(SITE, **site)]}))
+
+
+def test_a_frappe_host_and_its_defaults(tmp_path):
+    cfg = config.load(write(tmp_path, {"sites": [dict(SITE, frappe_host={"address": "10.1.2.4"}),
+                                                 dict(SITE, name="b", frappe_host={"name": "b-app", "address": "h",
+                                                                                   "port": 10070, "templates": ["linux"]}),
+                                                 dict(SITE, name="c")]}))
+    a, b, c = (s.frappe_host for s in cfg.sites)
+    assert (a.name, a.address, a.port, a.templates) == ("prod-host", "10.1.2.4", 10050, ("linux", "mysql", "redis"))
+    assert (b.name, b.port, b.templates) == ("b-app", 10070, ("linux",))
+    assert c is None
+
+
+@pytest.mark.parametrize("sites, message", [
+    ([dict(SITE, frappe_host={})], r"sites\[0\].frappe_host.address: is required"),
+    ([dict(SITE, frappe_host={"address": "h", "templates": ["windows"]})],
+     r"sites\[0\].frappe_host.templates: must be a list of linux, mysql, redis"),
+    ([dict(SITE, frappe_host={"address": "h", "name": "a/b"})], r"sites\[0\].frappe_host.name: 'a/b' is not a valid"),
+    ([dict(SITE, frappe_host={"address": "h", "name": "prod"})], r"sites\[0\].frappe_host.name: 'prod' is already"),
+    ([dict(SITE, frappe_host={"address": "h"}), dict(SITE, name="prod-host")],
+     r"sites\[1\].name: 'prod-host' is already the Zabbix host of an earlier site's frappe_host"),
+    ([dict(SITE, frappe_host={"address": "h", "name": "x"}), dict(SITE, name="b", frappe_host={"address": "h", "name": "x"})],
+     r"sites\[1\].frappe_host.name: 'x' is already"),
+    ([dict(SITE, frappe_host={"address": "h", "port": 0})], r"sites\[0\].frappe_host.port"),
+])
+def test_frappe_host_errors_name_the_key(tmp_path, sites, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(write(tmp_path, {"sites": sites}))

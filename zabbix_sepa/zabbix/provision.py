@@ -4,6 +4,7 @@ and its {$SEPA.*} macros (a macro of a former name moved to its current one firs
 Each step reads what is there and changes only the difference through `change`
 (a setup.Changes), so a second run changes nothing.
 """
+import logging
 import math
 import re
 
@@ -11,7 +12,17 @@ from zabbix_sepa import registry
 from zabbix_sepa.config import ConfigError
 from zabbix_sepa.zabbix import template
 
+log = logging.getLogger(__name__)
+
 HOST_GROUP = "SEPA"
+
+# Zabbix's own templates a frappe_host gets, by role: the names a server may know them by
+# (newest first). They ship with the server; zabbix-sepa never imports copies.
+STOCK_TEMPLATES = {
+    "linux": ("Linux by Zabbix agent", "Template OS Linux by Zabbix agent"),
+    "mysql": ("MySQL by Zabbix agent", "Template DB MySQL by Zabbix agent"),
+    "redis": ("Redis by Zabbix agent 2", "Template DB Redis"),
+}
 
 IMPORT_RULES = {             # the newest API's names; api.py translates them for 6.0
     "template_groups": {"createMissing": True},
@@ -69,6 +80,7 @@ class Provisioning:
         self.group_id = None
         self.proxy_ids = {}         # zabbix.proxies name -> proxyid (None: a dry run would create it)
         self.proxy_group_ids = {}   # proxy group name -> proxy_groupid (likewise)
+        self._stock = None          # Zabbix's own templates found: {role: (name, templateid)}
 
     def run(self):
         """Make it so; the id of host group SEPA (None in a dry run that would create it)."""
@@ -77,6 +89,8 @@ class Provisioning:
         self.proxies()
         for site in self.cfg.sites:
             self.host(site)
+            if site.frappe_host:
+                self.frappe_host(site)
         return self.group_id
 
     def templates(self):
@@ -248,6 +262,71 @@ class Provisioning:
                         f"{' ...' if len(differ) > 4 else ''}",
                         lambda: self.api.call("host.update", hostid=hostid, macros=keep + [
                             {"macro": k, "value": v} for k, v in want_macros.items()]))
+
+    def stock_templates(self, roles):
+        """{role: templateid} of Zabbix's own templates for `roles`, looked up by name once; a
+        role the server has no template for is left out, with a warning."""
+        if self._stock is None:
+            names = [n for candidates in STOCK_TEMPLATES.values() for n in candidates]
+            found = {t["host"]: t["templateid"] for t in
+                     self.api.call("template.get", filter={"host": names}, output=["templateid", "host"])}
+            self._stock = {}
+            for role, candidates in STOCK_TEMPLATES.items():
+                name = next((n for n in candidates if n in found), None)
+                if name:
+                    self._stock[role] = (name, found[name])
+                else:
+                    log.warning("Zabbix at %s has none of the templates %s: frappe_host templates '%s' "
+                                "not linked (import it from Zabbix's template repository)",
+                                self.cfg.api.url, " / ".join(candidates), role)
+        return {role: self._stock[role] for role in roles if role in self._stock}
+
+    def frappe_host(self, site):
+        """The site's Frappe server as a host of its own: agent interface, host group SEPA, monitored
+        like the site (server, proxy or proxy group), Zabbix's own templates linked. Templates and
+        macros someone added by hand stay; an interface at another address is moved."""
+        fh = site.frappe_host
+        stock = self.stock_templates(fh.templates)
+        interface = {"type": 1, "main": 1, "useip": 1, "ip": fh.address, "dns": "", "port": str(fh.port)}
+        found = self.api.call("host.get", filter={"host": [fh.name]},
+                              output=["hostid", "monitored_by", "proxyid", "proxy_groupid"],
+                              selectHostGroups=["groupid"], selectParentTemplates=["templateid"],
+                              selectInterfaces=["interfaceid", "type", "ip", "port", "main"])
+        names = ", ".join(name for name, _ in stock.values()) or "no template"
+        if not found:
+            self.change(f"create host '{fh.name}' (the Frappe server of site '{site.name}', agent "
+                        f"{fh.address}:{fh.port}, {names}, monitored by {self.monitor_name(site)})",
+                        lambda: self.api.call("host.create", host=fh.name, groups=[{"groupid": self.group_id}],
+                                              interfaces=[interface], **self.monitored_by(site),
+                                              templates=[{"templateid": t} for _, t in stock.values()],
+                                              description=f"Frappe server of site {site.name}, watched with "
+                                                          "Zabbix's own templates (zabbix-sepa setup)."))
+            return
+        h = found[0]
+        hostid = h["hostid"]
+        want = self.monitored_by(site)
+        if any(str(h.get(k) or "0") != str(want.get(k) or "0") for k in ("monitored_by", "proxyid", "proxy_groupid")):
+            self.change(f"move host '{fh.name}' to {self.monitor_name(site)}",
+                        lambda: self.api.call("host.update", hostid=hostid, **want))
+        groups = [g["groupid"] for g in h["hostgroups"]]
+        if self.group_id not in groups:
+            self.change(f"add host '{fh.name}' to host group '{HOST_GROUP}'",
+                        lambda: self.api.call("host.update", hostid=hostid,
+                                              groups=[{"groupid": g} for g in groups + [self.group_id]]))
+        agent = next((i for i in h["interfaces"] if i["type"] == "1" and i["main"] == "1"), None)
+        if agent is None:
+            self.change(f"add an agent interface ({fh.address}:{fh.port}) to host '{fh.name}'",
+                        lambda: self.api.call("hostinterface.create", hostid=hostid, **interface))
+        elif (agent["ip"], agent["port"]) != (fh.address, str(fh.port)):
+            self.change(f"move the agent interface of host '{fh.name}' to {fh.address}:{fh.port}",
+                        lambda: self.api.call("hostinterface.update", interfaceid=agent["interfaceid"],
+                                              ip=fh.address, port=str(fh.port)))
+        linked = [t["templateid"] for t in h["parentTemplates"]]
+        missing = [(name, t) for name, t in stock.values() if t not in linked]
+        if missing:
+            self.change(f"link {', '.join(repr(n) for n, _ in missing)} to host '{fh.name}'",
+                        lambda: self.api.call("host.update", hostid=hostid, templates=[
+                            {"templateid": t} for t in linked + [t for _, t in missing]]))
 
     def renamed_macros(self, site, hostid, current):
         """The host's macros after moving those of a former name (registry.renamed_macros) to the
