@@ -23,10 +23,12 @@ import pytest
 import yaml
 
 from tests import mariadb, zabbix
+from tests.browser import frontend, widget_texts
 from tests.smtp import SMTPSink
 from tests.conftest import SiteDB, run_cli
 from zabbix_sepa.dataset import scenarios
 from zabbix_sepa.groups.batches import STUCK_HOURS, UNPROCESSED_HOURS
+from zabbix_sepa.zabbix import fleet as fleet_dashboard
 
 pytestmark = pytest.mark.zabbix
 
@@ -233,7 +235,8 @@ class Fleet:
     @staticmethod
     def cleanup_zabbix():
         for method, key, idkey, names in (("action", "name", "actionid", ["SEPA problems"]),
-                                          ("user", "username", "userid", [ADMIN, "sepa-escalation"])):
+                                          ("user", "username", "userid", [ADMIN, "sepa-escalation"]),
+                                          ("dashboard", "name", "dashboardid", [fleet_dashboard.NAME])):
             found = zabbix.api(f"{method}.get", {"filter": {key: names}, "output": [idkey]})
             if found:
                 zabbix.api(f"{method}.delete", [f[idkey] for f in found])
@@ -502,10 +505,6 @@ def test_dashboard_shows_values(fleet):
     screenshot was once taken before the charts had loaded, and showed them blank)."""
     import re
 
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-
     from zabbix_sepa.zabbix.dashboard import GRAPHS
 
     # Each classic graph widget's chart: an <img id="graph_..."> of chart3.php, a PNG. Zabbix
@@ -550,24 +549,11 @@ def test_dashboard_shows_values(fleet):
             and c["legend"] == len(GRAPHS[name]) for name, c in charts.items())
 
     hostid = fleet.hostids[PREFIX + "failed_batch"]
-    opts = webdriver.ChromeOptions()
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1920,1500",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--lang=en-US"):
-        opts.add_argument(arg)
-    opts.binary_location = "/usr/bin/chromium"
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    try:
-        base = zabbix.API_URL.rsplit("/", 1)[0]
-        browser.get(f"{base}/index.php")
-        browser.find_element(By.ID, "name").send_keys("Admin")
-        browser.find_element(By.ID, "password").send_keys("zabbix")
-        browser.find_element(By.ID, "enter").click()
-        wait_for(lambda: browser.current_url, lambda url: "zabbix.php" in url, timeout=30, step=0.2)
+    with frontend() as (browser, base):
         browser.get(f"{base}/zabbix.php?action=host.dashboard.view&hostid={hostid}&from=now-15m&to=now")
 
         def widgets():
-            return [w.text for w in browser.find_elements(By.CSS_SELECTOR, ".dashboard-grid-widget")]
+            return widget_texts(browser)
         texts = wait_for(widgets, lambda t: len(t) == WIDGETS and all("\n" in x or x.startswith("SEPA:") for x in t),
                          timeout=30)
 
@@ -581,8 +567,6 @@ def test_dashboard_shows_values(fleet):
         assert "SEPA overview" in browser.title or "SEPA overview" in browser.page_source
         os.makedirs(ARTIFACTS, exist_ok=True)
         browser.save_screenshot(os.path.join(ARTIFACTS, f"dashboard-{zabbix.VERSION}.png"))
-    finally:
-        browser.quit()
     assert len(texts) == WIDGETS                       # 25 values + 5 graphs
     bad = [t for t in texts if "No data" in t or "Cannot" in t or "No permissions" in t or "not found" in t]
     assert not bad, bad
@@ -597,3 +581,47 @@ def test_dashboard_shows_values(fleet):
     assert "healthy (0)" in by_title["Health"]
     assert set(charts) == set(GRAPHS), charts          # title -> {loaded, size, shown, legend: rows seen}
     assert drawn(charts), charts
+
+
+def test_fleet_dashboard_shows_every_site(fleet):
+    """The global dashboard "SEPA fleet" that setup made, in headless Chromium: problems of group
+    SEPA by severity, one row of key figures per site (those with failed batches first), the
+    problems worst first, and (7.0) the sites with their problem counts."""
+    (board,) = zabbix.api("dashboard.get", {"filter": {"name": [fleet_dashboard.NAME]}, "output": ["dashboardid"]})
+    titles = ["Problems by severity", "Sites: key figures", "Problems, worst first"] + (
+        ["Sites by problems"] if zabbix.MAJOR >= (7, 0) else [])
+    failed = PREFIX + "failed_batch"
+    table_js = """
+    const w = [...document.querySelectorAll('.dashboard-grid-widget')]
+      .find(w => (w.innerText || '').startsWith(arguments[0]));
+    return w ? [...w.querySelectorAll('tr')].map(tr => [...tr.querySelectorAll('th, td')]
+      .map(c => c.innerText.trim())) : [];
+    """
+
+    def filled(texts):
+        by_title = {t.split("\n", 1)[0]: t for t in texts}
+        return list(by_title) == titles and failed in by_title["Sites: key figures"] and \
+            "batches failed in 24h" in by_title["Problems, worst first"]
+    with frontend() as (browser, base):
+        browser.get(f"{base}/zabbix.php?action=dashboard.view&dashboardid={board['dashboardid']}")
+        texts = wait_for(lambda: widget_texts(browser), filled, timeout=60)
+        table = browser.execute_script(table_js, "Sites: key figures")
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        browser.save_screenshot(os.path.join(ARTIFACTS, f"fleet-{zabbix.VERSION}.png"))
+    by_title = {t.split("\n", 1)[0]: t for t in texts}
+    bad = [t for t in texts if "No data" in t or "Cannot" in t or "No permissions" in t or "not found" in t
+           or "Invalid" in t or "Undefined" in t]
+    assert not bad, bad
+    assert by_title["Problems by severity"].split("\n")[2].startswith("SEPA "), by_title["Problems by severity"]
+    header, *rows = table
+    labels = [m.overview for m in fleet_dashboard.fleet_metrics()]
+    assert header == ["Site", *labels], header
+    sites = {row[0]: dict(zip(labels, row[1:])) for row in rows}
+    shown = set(fleet.hostids) - {PREFIX + "silent", PREFIX + "database_unreachable"}
+    assert shown <= set(sites), sorted(shown - set(sites))          # every site with data has its row
+    assert sites[failed]["Failed batches 24h"] == "1", sites[failed]    # a count: no ".00"
+    assert sites[failed]["Collection rate 30d"].endswith("%"), sites[failed]
+    if zabbix.MAJOR >= (7, 0):     # 6.0's Top hosts shows its rows unordered whatever the column chosen
+        failed_24h = [int(v) for v in (row[1 + labels.index("Failed batches 24h")] for row in rows) if v]
+        assert failed_24h == sorted(failed_24h, reverse=True), failed_24h   # ordered by failed batches
+        assert failed in by_title["Sites by problems"]

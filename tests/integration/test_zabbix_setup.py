@@ -7,7 +7,7 @@ import yaml
 
 from tests import zabbix
 from tests.conftest import run_cli
-from zabbix_sepa.zabbix import notify as n, template
+from zabbix_sepa.zabbix import fleet, notify as n, template
 from zabbix_sepa.zabbix.provision import HOST_GROUP
 
 pytestmark = pytest.mark.zabbix
@@ -32,6 +32,7 @@ def remove_everything_setup_owns():
             ("host", "host", "hostid", list(SITES)),
             ("usergroup", "name", "usrgrpid", [n.ADMINS, n.ESCALATION_GROUP]),
             ("mediatype", "name", "mediatypeid", [n.EMAIL, n.WEBHOOK]),
+            ("dashboard", "name", "dashboardid", [fleet.NAME]),
             ("hostgroup", "name", "groupid", [HOST_GROUP])):
         found = api(f"{method}.get", {"filter": {key: names}, "output": [idkey]})
         if found:
@@ -127,6 +128,22 @@ def test_a_changed_config_changes_exactly_that(tmp_path, clean):
         "set 1 macro(s) on host 'zsepa-setup-a': {$SEPA.COLLECTION.RATE.MIN}",
         "update action 'SEPA problems': warning and up: step 1 to 'SEPA admins', step 2 after 45 min if not "
         "acknowledged to 'SEPA webhook' (high and up)"]
+
+
+def test_the_fleet_dashboard_is_made_and_restored(tmp_path, clean):
+    """Setup makes the global dashboard "SEPA fleet"; one edited by hand gets its widgets back."""
+    cfg = write(tmp_path)
+    assert setup(cfg)[0] == 0
+    (board,) = zabbix.api("dashboard.get", {"filter": {"name": [fleet.NAME]}, "selectPages": "extend",
+                                            "output": ["dashboardid", "private"]})
+    widgets = board["pages"][0]["widgets"]
+    assert sorted(w["type"] for w in widgets) == sorted(
+        ["problemsbysv", "tophosts", "problems"] + (["hostnavigator"] if zabbix.MAJOR >= (7, 0) else []))
+    zabbix.api("dashboard.update", {"dashboardid": board["dashboardid"], "pages": [
+        {"dashboard_pageid": board["pages"][0]["dashboard_pageid"], "widgets": widgets[:1]}]})
+    rc, lines, err = setup(cfg)
+    assert rc == 0 and lines[:-1] == [f"replace the widgets of dashboard '{fleet.NAME}'"], lines
+    assert setup(cfg)[1][-1].startswith("nothing to change")
 
 
 def test_severity_routing_is_set_and_changed(tmp_path, clean):

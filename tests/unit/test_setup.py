@@ -177,7 +177,8 @@ def test_setup_picks_the_template_of_the_servers_major(tmp_path, monkeypatch, ve
     assert f"would import template 'SEPA by Zabbix trapper' (Zabbix {fmt} format, build b-trapper-{fmt})" in lines
     assert "would create host group 'SEPA'" in lines
     assert any(line.startswith("would create host 'site-a' (SEPA by Zabbix trapper, ") for line in lines)
-    assert lines[-1].startswith("would create action 'SEPA problems'") and len(changes) == len(lines)
+    assert lines[-2].startswith("would create action 'SEPA problems'") and len(changes) == len(lines)
+    assert lines[-1] == "would create dashboard 'SEPA fleet'"
     assert [m for m, _ in api.calls if not m.endswith(".get")] == []          # a dry run changes nothing
     (host_get,) = [p for m, p in api.calls if m == "host.get"]
     assert "selectHostGroups" in host_get                                   # api.py translates it for 6.0
@@ -310,3 +311,24 @@ def test_proxy_names_translate_for_servers_before_70():
     assert v60.result("host.get", hosts, [{"hostid": "1", "proxy_hostid": "0"}, {"hostid": "2", "proxy_hostid": "9"}]) \
         == [{"hostid": "1", "monitored_by": "0", "proxyid": "0"}, {"hostid": "2", "monitored_by": "1", "proxyid": "9"}]
     assert v70.request("host.get", hosts) == hosts
+
+
+@pytest.mark.parametrize("version, width, groups, limit", [("6.0.14", 24, "groupids", "count"),
+                                                           ("6.4.5", 24, "groupids.0", "count"),
+                                                           ("7.0.9", 72, "groupids.0", "show_lines")])
+def test_the_fleet_dashboard_in_each_major_s_form(version, width, groups, limit):
+    """Written once in 7.0's form (72 columns, numbered multi-select fields, Top hosts'
+    `show_lines`); api.py gives 6.x its grid of 24, 6.0 its plain `groupids`, 6.x `count`."""
+    from zabbix_sepa.zabbix import fleet
+    from zabbix_sepa.zabbix.api import ZabbixVersion
+    v = ZabbixVersion(version)
+    sent = v.request("dashboard.create", {"name": fleet.NAME, "pages": [{"widgets": fleet.widgets("7", v.at_least(7, 0))}]})
+    widgets = sent["pages"][0]["widgets"]
+    assert max(w["x"] + w["width"] for w in widgets) == width
+    assert {f["name"] for w in widgets for f in w["fields"] if f["type"] == 2} == {groups}
+    (top,) = [w for w in widgets if w["type"] == "tophosts"]
+    names = {f["name"]: f["value"] for f in top["fields"]}
+    column = "columns.{0}.{1}" if v.at_least(7, 0) else "columns.{1}.{0}"
+    assert names[limit] == 100 and names[column.format(0, "data")] == 2        # the site's name first
+    assert [names[column.format(i, "name")] for i in range(1, 6)] == [m.overview for m in fleet.fleet_metrics()]
+    assert ("hostnavigator" in {w["type"] for w in widgets}) == v.at_least(7, 0)

@@ -43,6 +43,9 @@ class Metric:
     # not on the board), and the graph it is drawn in with the axis side.
     overview: str = ""
     graph: Tuple[str, str] = ()                   # (graph name, "left" or "right")
+    # The global "SEPA fleet" dashboard (`zabbix setup`): a column of its one row per site,
+    # headed by the `overview` label.
+    fleet: bool = False
     # A discovery field only: the value its item prototype takes once the entry has left
     # the list (None: the item keeps its last value until the rule's lifetime removes it).
     absent: object = None

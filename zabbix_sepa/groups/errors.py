@@ -107,7 +107,8 @@ GROUP = Group(
         Section("summary", counts, tables=(ERROR_LOG,), metrics=(
             Metric("sepa.error.count_1h", "Errors in 1h", INT,
                    description="Error Log rows created within the last hour.",
-                   prometheus="sepa_error_count_1h", overview="Errors 1h", graph=("SEPA: errors", "left")),
+                   prometheus="sepa_error_count_1h", overview="Errors 1h", graph=("SEPA: errors", "left"),
+                   fleet=True),
             Metric("sepa.error.count_24h", "Errors in 24h", INT,
                    description="Error Log rows created within the last 24 hours.",
                    prometheus="sepa_error_count_24h"),

@@ -69,7 +69,7 @@ GROUP = Group(
             Metric("sepa.invoice.outstanding.amount", "Outstanding amount", FLOAT, "EUR",
                    description="Sum of outstanding_amount of submitted Sales Invoices.",
                    prometheus="sepa_invoice_outstanding_amount_eur",
-                   overview="Outstanding", graph=("SEPA: amounts", "left")),
+                   overview="Outstanding", graph=("SEPA: amounts", "left"), fleet=True),
             Metric("sepa.invoice.overdue.count", "Overdue invoices", INT,
                    description="Submitted Sales Invoices with an outstanding amount past their due date.",
                    prometheus="sepa_invoice_overdue"),
@@ -87,7 +87,7 @@ GROUP = Group(
             Metric("sepa.collection.rate_30d", "Collection rate 30d", FLOAT, "%",
                    description="Paid share of the invoices in batches dated within 30 days; 100 if none.",
                    prometheus="sepa_collection_rate_30d_ratio",
-                   overview="Collection rate 30d", graph=("SEPA: rates", "left")),
+                   overview="Collection rate 30d", graph=("SEPA: rates", "left"), fleet=True),
         )),
         Section("retries", retries, optional_tables=(RETRY,), metrics=(
             Metric("sepa.retry.pending", "Pending payment retries", INT,

@@ -103,6 +103,10 @@ class ZabbixVersion:
             return params
         if not self.at_least(7, 0):
             params = proxies_before_70(method, params)
+            if method in ("dashboard.create", "dashboard.update") and "pages" in params:
+                params = dict(params, pages=[dict(page, widgets=[widget_before_70(w, self.at_least(6, 4))
+                                                                 for w in page.get("widgets", ())])
+                                             for page in params["pages"]])
         if self.at_least(6, 2):
             return params
         out = dict(params)
@@ -187,6 +191,36 @@ def proxy_results_before_70(method, result):
                  "monitored_by": "0" if str(row["proxy_hostid"]) == "0" else "1", "proxyid": str(row["proxy_hostid"])}
                 if isinstance(row, dict) and "proxy_hostid" in row else row for row in result]
     return result
+
+
+# Dashboards before 7.0: a 24-column grid (7.0: 72 columns of a third of the width); Top hosts
+# call their host limit `count`, a column's fields `columns.<field>.<n>` (7.0:
+# `columns.<n>.<field>`), want an item column's time shift and aggregation interval and have
+# no decimal places (whole numbers show as they are); before 6.4 a multi-select field (host group, host, item...)
+# repeats its plain name where 6.4+ number it (`groupids.0`, `groupids.1`).
+_ID_FIELD_TYPES = {2, 3, 4, 5, 6, 7}
+
+
+def widget_before_70(widget, numbered_fields):
+    out = dict(widget, x=int(widget["x"]) // 3, width=max(1, int(widget["width"]) // 3))
+    fields = []
+    for f in widget["fields"]:
+        name = f["name"]
+        if widget["type"] == "tophosts" and name.endswith(".decimal_places"):
+            continue                # 6.x shows whole numbers as they are
+        if widget["type"] == "tophosts" and name == "show_lines":
+            name = "count"
+        elif widget["type"] == "tophosts" and re.fullmatch(r"columns\.\d+\.\w+", name):
+            _, index, field = name.split(".")
+            name = f"columns.{field}.{index}"
+            if field == "aggregate_function":       # 6.x: an item column's time shift and interval
+                fields += [{"type": 1, "name": f"columns.timeshift.{index}", "value": ""},
+                           {"type": 1, "name": f"columns.aggregate_interval.{index}", "value": "1h"}]
+        elif not numbered_fields and int(f["type"]) in _ID_FIELD_TYPES:
+            name = re.sub(r"\.\d+$", "", name)
+        fields.append(dict(f, name=name))
+    out["fields"] = fields
+    return out
 
 
 class Api:

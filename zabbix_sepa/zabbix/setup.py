@@ -6,10 +6,12 @@ a dry run reports the differences without touching anything:
 
 - provision.py: the two templates (in the server's format), host group "SEPA",
   one host per site with its {$SEPA.*} macros;
-- notify.py: user groups, media types, the escalation user and the action.
+- notify.py: user groups, media types, the escalation user and the action;
+- fleet.py: the global dashboard "SEPA fleet".
 
 Version differences are api.py's business. Anything else in Zabbix is left alone.
 """
+from zabbix_sepa.zabbix import fleet
 from zabbix_sepa.zabbix.notify import Notification
 from zabbix_sepa.zabbix.provision import Provisioning
 
@@ -39,4 +41,5 @@ def run(api, cfg, agent=False, agent_address="127.0.0.1", agent_port=10050, dry_
     changes = Changes(dry_run, report)
     group_id = Provisioning(api, cfg, changes, agent=agent, agent_address=agent_address, agent_port=agent_port).run()
     Notification(api, cfg, changes, group_id).run()
+    fleet.ensure(api, changes, group_id)
     return changes.made

@@ -121,6 +121,11 @@ def _check_version(version):
         raise ValueError(f"unknown Zabbix version {version!r}: supported are {', '.join(VERSIONS)}")
 
 
+def item_name(metric):
+    """The template item's name of a metric (the per-cadence copies add " [cadence]")."""
+    return f"SEPA: {metric.name}"
+
+
 class _Render:
     def __init__(self, variant, version=DEFAULT_VERSION):
         if variant not in VARIANTS:
@@ -195,7 +200,7 @@ class _Render:
             for g, section in registry.sections(cadence):
                 for m in section.metrics:
                     key = registry.item_key(m.key, cadence)
-                    name = f"SEPA: {m.name}" + ("" if key == m.key else f" [{cadence}]")
+                    name = item_name(m) + ("" if key == m.key else f" [{cadence}]")
                     out.append(self.dependent(
                         key, name, key, VALUE_TYPES[m.value_type], f"$.metrics['{m.key}']", cadence, m.unit,
                         m.description, [{"tag": "component", "value": g.name}],
