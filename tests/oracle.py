@@ -28,7 +28,8 @@ import pymysql
 from zabbix_sepa.dataset.schema import DOCTYPES, table
 
 OPTIONAL = {"SEPA Payment Retry": ("sepa.retry.pending", "sepa.retry.escalated"),
-            "SEPA Audit Log": ("sepa.audit.events_7d", "sepa.audit.exceptions_7d", "sepa.audit.compliance_rate_7d")}
+            "SEPA Audit Log": ("sepa.audit.events_7d", "sepa.audit.exceptions_7d", "sepa.audit.compliance_rate_7d"),
+            "Activity Log": ("sepa.users.active_24h",)}
 
 PENDING = ("Draft", "Generated", "Submitted", "Partially Collected")
 FAILED = ("Failed", "Partially Failed", "Rolled Back")
@@ -149,6 +150,15 @@ def _live(rows, now):
     # AMBIGUITY: a NULL creation is not "after N", so such a row is kept (it then
     # falls in no time window). Frappe always sets creation; the generator too.
     return [r for r in rows if r["creation"] is None or r["creation"] <= now]
+
+
+def active_users(activity, clock):
+    """The users (collation keys) with a successful login within 24h: operation Login and status
+    Success as the collation compares them; Guest, and rows naming no user (NULL, blank), are
+    nobody. Administrator is a user like any other."""
+    logins = [a for a in activity if clock.within(a["creation"], dt.timedelta(hours=24))
+              and _is(a["operation"], "Login") and _is(a["status"], "Success")]
+    return {_fold(a["user"]) for a in logins} - {None, "", _fold("Guest")}
 
 
 def truth(rows, now, *, batch_stuck_hours=2, batch_unprocessed_hours=72, max_batches=100):
@@ -276,6 +286,9 @@ def truth(rows, now, *, batch_stuck_hours=2, batch_unprocessed_hours=72, max_bat
                                                   for a in events)
         metrics["sepa.audit.compliance_rate_7d"] = (
             _pct(sum(_is(a["compliance_status"], "Compliant") for a in rated), len(rated)) if rated else 100.0)
+
+    if "Activity Log" in rows:
+        metrics["sepa.users.active_24h"] = len(active_users(live["Activity Log"], c))
 
     # -- dues
     schedules = [d for d in live["Membership Dues Schedule"] if d["is_template"] == 0 and _is(d["status"], "Active")]

@@ -9,7 +9,7 @@ as long and ends just before it.
 import datetime as dt
 import re
 
-from tests.oracle import FAILED, FINISHED, _fold, _is, _live, _pct
+from tests.oracle import FAILED, FINISHED, _Clock, _fold, _is, _live, _pct, active_users
 
 DAY = dt.timedelta(days=1)
 
@@ -158,6 +158,8 @@ CODE_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def daily(rows, now):
+    """(errors per shown method, batches per status, failures per job, active users: None
+    without an Activity Log)."""
     live = {doctype: _live(table_rows, now) for doctype, table_rows in rows.items()}
     h24, d7 = now - dt.timedelta(hours=24), now - dt.timedelta(days=7)
     methods = {}
@@ -175,4 +177,5 @@ def daily(rows, now):
     for g in live["Scheduled Job Log"]:
         if _is(g["status"], "Failed") and h24 <= g["creation"] <= now:
             failures[_fold(g["scheduled_job_type"])] = failures.get(_fold(g["scheduled_job_type"]), 0) + 1
-    return methods, batches, failures
+    users = len(active_users(live["Activity Log"], _Clock(now))) if "Activity Log" in live else None
+    return methods, batches, failures, users

@@ -225,7 +225,7 @@ def build_parser():
                                    "vs paid and collected, receivables by age, retries; mandates: lifecycle, "
                                    "expiry, health, banks; performance: the collector measured on this database "
                                    "against its targets; daily: the DevOps proposal's daily report (errors by method, "
-                                   "batches of 7 days, scheduler failures), optionally mailed.")
+                                   "active users, batches of 7 days, scheduler failures), optionally mailed.")
     r.add_argument("type", choices=REPORT_TYPES, metavar="TYPE", help=", ".join(REPORT_TYPES))
     _config_arg(r)
     r.add_argument("--site", help="site name (may be left out when one site is configured)")

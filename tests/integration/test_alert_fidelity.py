@@ -37,7 +37,7 @@ PREFIX = "zsepa-fid-"
 ARTIFACTS = os.environ.get("ZABBIX_SEPA_ARTIFACTS",
                            os.path.join(os.path.dirname(os.path.dirname(__file__)), "artifacts"))
 ADMIN = "zsepa-admin"
-WIDGETS = 30              # the overview's widgets: a value per registry metric with `overview` (25) + 5 graphs
+WIDGETS = 31              # the overview's widgets: a value per registry metric with `overview` (26) + 5 graphs
 SMTP_LOGIN = ("zabbix@example.org", "relay pass")
 
 
@@ -567,7 +567,7 @@ def test_dashboard_shows_values(fleet):
         assert "SEPA overview" in browser.title or "SEPA overview" in browser.page_source
         os.makedirs(ARTIFACTS, exist_ok=True)
         browser.save_screenshot(os.path.join(ARTIFACTS, f"dashboard-{zabbix.VERSION}.png"))
-    assert len(texts) == WIDGETS                       # 25 values + 5 graphs
+    assert len(texts) == WIDGETS                       # 26 values + 5 graphs
     bad = [t for t in texts if "No data" in t or "Cannot" in t or "No permissions" in t or "not found" in t]
     assert not bad, bad
     by_title = {t.split("\n", 1)[0]: t for t in texts}

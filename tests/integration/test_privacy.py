@@ -1,5 +1,6 @@
 """No IBAN, person name or e-mail ever leaves the collector: sentinels seeded everywhere, grepped everywhere."""
 import datetime as dt
+import json
 
 from tests.conftest import N, run_cli, write_config
 
@@ -31,6 +32,12 @@ def seed(site):
     site.insert("SEPA Audit Log", compliance_status="Exception", user=mail, details=name)
     site.insert("Membership Dues Schedule", status="Active", member=member, member_name=name)
     site.insert("SEPA Payment Retry", status="Pending", member=member, failure_reason=f"{name} {iban}")
+    # Frappe's Activity Log names the user (an e-mail address) and its full name in every row;
+    # a failed login keeps what was typed as the user
+    for operation, status, user in (("Login", "Success", mail), ("Logout", "Success", mail),
+                                    ("Login", "Failed", other), ("Login", "Success", mail.upper())):
+        site.insert("Activity Log", operation=operation, status=status, user=user, full_name=name,
+                    subject=f"{name} ({user}) {operation} {status}", communication_date=N - dt.timedelta(hours=1))
 
 
 def assert_clean(text):
@@ -44,6 +51,7 @@ def test_no_personal_data_in_document_or_logs(tmp_path, site):
     rc, out, err = run_cli("--debug", "collect", "--config", write_config(tmp_path, site), "--now", str(N))
     assert rc == 0
     assert '"NL:ABNA"' in out                      # the bank code is there, the IBAN is not
+    assert json.loads(out)["metrics"]["sepa.users.active_24h"] == 1     # the login is counted, its user not shown
     assert_clean(out + err)
 
 

@@ -144,9 +144,11 @@ def test_mandates_matches_truth_and_the_collector(prod):
 def test_daily_matches_truth(prod):
     db, data, cfg = prod
     rep = report(cfg, "daily")
-    methods, batches, failures = report_oracle.daily(data, NOW)
+    methods, batches, failures, users = report_oracle.daily(data, NOW)
     top = sorted(methods.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     assert [(r["method"], r["errors"]) for r in rows(rep, "errors")] == top
+    assert rows(rep, "users") == [{"window": "last 24 hours", "users": users}] and users > 50
+    assert users == db.collect(NOW)["metrics"]["sepa.users.active_24h"]         # the figure Zabbix has
     assert {oracle._fold(r["status"]): r["batches"] for r in rows(rep, "batches")} == batches
     assert {oracle._fold(r["job"]): r["failures"] for r in rows(rep, "scheduler")} == failures
     assert rep["days"] is None
@@ -270,10 +272,12 @@ def test_progress_on_stderr_only_in_a_terminal(prod):
 
 
 def test_missing_optional_table_and_unreachable_database(make_site, tmp_path):
-    site = make_site(skip=("SEPA Payment Retry",))
+    site = make_site(skip=("SEPA Payment Retry", "Activity Log"))
     rep = report(write_config(tmp_path, site), "financial")
     assert rep["tables"]["retries"]["rows"] == []
     assert "does not exist" in rep["tables"]["retries"]["note"]
+    users = report(write_config(tmp_path, site), "daily")["tables"]["users"]
+    assert users["rows"] == [] and "`tabActivity Log` does not exist" in users["note"]
     cfg = write_config(tmp_path, site, database=dict(site.server.site_database_mapping(site.name), password="wrong"))
     rc, out, err = run_cli("report", "operational", "--config", cfg, "--now", NOW_ARG)
     assert rc == 1 and out == ""
@@ -319,6 +323,7 @@ def test_daily_report_is_mailed_through_smtp(prod, tmp_path):
         best = sorted(top_method.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
         assert best in text and best in html
         assert "Direct debit batches modified in the last 7 days" in text and "<table>" in html
+        assert "Active users, last 24 hours" in text and "Active users, last 24 hours" in html
     finally:
         sink.close()
     # the SMTP server gone: a clear error, exit 1, and the report on stdout instead of lost

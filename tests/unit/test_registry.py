@@ -31,7 +31,8 @@ sepa.audit.exceptions_7d sepa.audit.compliance_rate_7d sepa.db.size sepa.db.thre
 sepa.collector.duration sepa.collector.queries sepa.collector.rss sepa.collector.status
 sepa.collector.version
 sepa.health.status
-""".split()       # the last line: added by issue 16 (metrics.md's Additions)
+sepa.users.active_24h
+""".split()       # the last lines: added by issue 16 (metrics.md's Additions) and issue 17 (interface.md's)
 
 
 def test_registry_has_exactly_the_contract_keys_once():
@@ -58,7 +59,7 @@ def test_every_metric_is_described():
 def test_group_modules_are_the_architecture_groups():
     names = [g.name for g in registry.groups()]
     assert names == ["batches", "mandates", "members", "finance", "dues", "errors", "scheduler",
-                     "audit", "system", "health", "collector"]
+                     "audit", "users", "system", "health", "collector"]
 
 
 def test_sql_is_parameterized():
@@ -72,7 +73,8 @@ def test_sql_is_parameterized():
                 allowed = {"Draft", "Generated", "Submitted", "Processed", "Failed", "Active",
                            "Cancelled", "Complete", "Compliant", "Escalated", "Pending", "Scheduled",
                            "SEPA Direct Debit", "EXCEPTION", "FAILED", "ERROR", "", " ", "other", ":",
-                           "permission", "validation", "database", "timeout", "integration"}
+                           "permission", "validation", "database", "timeout", "integration",
+                           "Login", "Success", "Guest"}
                 assert literals <= allowed, (g.name, name, literals - allowed)
 
 

@@ -395,9 +395,10 @@ def test_7_0_dashboard_widget_shapes():
 def test_the_overview_shows_the_figures_an_admin_looks_for():
     from zabbix_sepa.zabbix.dashboard import VALUES
     labels = [label for _, label in VALUES]
-    assert len(labels) == len(set(labels)) == 25
+    assert len(labels) == len(set(labels)) == 26
     assert {"Pending batches", "Failed batches 24h", "Stuck batches", "Collection rate 30d", "Outstanding",
-            "Active mandates", "Invalid IBAN", "Errors 1h", "Scheduler idle", "Collector"} <= set(labels)
+            "Active mandates", "Invalid IBAN", "Errors 1h", "Scheduler idle", "Collector",
+            "Active users 24h"} <= set(labels)
 
 
 @pytest.mark.parametrize("version", VERSIONS)

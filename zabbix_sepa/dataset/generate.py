@@ -22,7 +22,7 @@ from pymysql.converters import escape_string
 from zabbix_sepa.dataset.schema import create_schema, table
 
 # Bump when the data a seed produces changes (the benchmark keeps datasets by version).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2       # 2: the Activity Log
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,17 +39,20 @@ class Scale:
     job_logs: int
     retries: int
     audit: int
+    activity: int           # Activity Log rows: logins, logouts, failed logins, feed
+    users: int              # the accounts those rows are of (staff and members on the portal)
 
 
 SCALES = {
     "tiny": Scale(members=80, mandates=72, usage_max=4, invoices=160, batches=40, entries_per_batch=3,
-                  dues=80, volunteers=12, errors=90, job_logs=150, retries=16, audit=40),
+                  dues=80, volunteers=12, errors=90, job_logs=150, retries=16, audit=40,
+                  activity=150, users=12),
     "prod": Scale(members=5_000, mandates=4_500, usage_max=36, invoices=25_000, batches=250,
                   entries_per_batch=100, dues=5_000, volunteers=300, errors=5_000, job_logs=20_000,
-                  retries=500, audit=3_000),
+                  retries=500, audit=3_000, activity=30_000, users=400),
     "large": Scale(members=200_000, mandates=200_000, usage_max=36, invoices=2_000_000, batches=20_000,
                    entries_per_batch=100, dues=200_000, volunteers=12_000, errors=500_000,
-                   job_logs=1_000_000, retries=20_000, audit=100_000),
+                   job_logs=1_000_000, retries=20_000, audit=100_000, activity=1_500_000, users=20_000),
 }
 
 CHUNK = 250_000       # rows per INSERT ... SELECT; keeps single statements and undo logs moderate
@@ -64,6 +67,8 @@ BATCH_SPREAD = [(0.004, 0, HOUR), (0.016, HOUR, DAY), (0.05, DAY, 7 * DAY), (0.1
                 (0.33, 30 * DAY, 365 * DAY), (0.50, 365 * DAY, 3 * 365 * DAY)]
 LOG_SPREAD = [(0.012, 0, HOUR), (0.09, HOUR, DAY), (0.20, DAY, 7 * DAY), (0.30, 7 * DAY, 30 * DAY),
               (0.40, 30 * DAY, 180 * DAY)]
+# Frappe deletes Activity Log rows after 90 days (Log Settings); ~3 % of them are of the last day.
+ACTIVITY_SPREAD = [(0.004, 0, HOUR), (0.026, HOUR, DAY), (0.20, DAY, 7 * DAY), (0.77, 7 * DAY, 90 * DAY)]
 
 FIRST_NAMES = ["Anna", "Bram", "Daan", "Emma", "Eva", "Femke", "Fleur", "Jan", "Joris", "Julia", "Lars",
                "Lieke", "Lotte", "Luuk", "Maarten", "Marloes", "Noah", "Noor", "Pieter", "Roos", "Sanne",
@@ -169,6 +174,16 @@ JOB_TYPES = [
      "Hourly", 0, 8),
     ("Nightly cleanup (server script)", None, "Cron", 0, 1),
 ]
+# Activity Log rows: (operation, status, subject after the user's full name, weight). What
+# frappe.auth and activity_log/feed.py write (feed rows: no operation, status Linked), and
+# spellings the site's collation takes for them.
+ACTIVITY_KINDS = [("Login", "Success", " logged in", 50), ("Login", "Failed", ": Invalid login credentials", 8),
+                  ("Logout", "Success", " logged out: User Manually Logged Out", 24),
+                  (None, "Linked", " updated a Member", 12), ("Impersonate", "Success", " impersonated a user", 1),
+                  ("login", "success", " logged in", 1), ("Login ", "SUCCESS", " logged in", 0.5)]
+# Whose rows they are: a user of the pool (by e-mail, as Frappe names users), Administrator, Guest.
+ACTIVITY_WHO = [("pool", 94), ("Administrator", 4.5), ("Guest", 1.5)]
+
 NEVER_COMPLETES = "sepa_notifications.send_mandate_notifications"
 DELETED_JOB = "sepa_old.sync_mandates"     # log rows whose job type no longer exists
 JOB_CREATED_AFTER_N = ("direct_debit.late_sync", "verenigingen.utils.direct_debit.late_sync", "Hourly", 0, 0)
@@ -836,6 +851,61 @@ class Generator:
                 "reference_name": "NULL", "user": "'Administrator'", "details": "'{}'"}
         self.done("SEPA Audit Log", self.bulk("SEPA Audit Log", cols, "SELECT {cols} FROM {seq}", 1, s.audit))
 
+    def activity(self):
+        """Activity Log: what a pool of users (and Administrator, and Guest) did, mostly logins and
+        logouts; the scenario rows put the active-users rule on its boundaries."""
+        r, s = self.r, self.s
+        kinds = ACTIVITY_KINDS
+        kind = r.choose("k", [(str(i), w) for i, (*_, w) in enumerate(kinds, 1)])
+        who = r.choose("w", [(str(i), w) for i, (_, w) in enumerate(ACTIVITY_WHO, 1)])
+        inner = (f"SELECT seq, {kind} AS kind, {who} AS who, 1 + {r.pick('u', s.users)} AS uid, "
+                 f"{r.creation('c', ACTIVITY_SPREAD)} AS creation FROM {{seq}}")
+        # a pool user's name and e-mail are functions of uid alone: one account, one name
+        first = r.choose_lit("fn", [(n, 1) for n in FIRST_NAMES], "t.uid")
+        last = r.choose_lit("ln", [(n, 1) for n in LAST_NAMES], "t.uid")
+        pool_user = f"LOWER(CONCAT(REPLACE({first}, 'ë', 'e'), '.', t.uid, '@example.org'))"
+        full_name = f"ELT(t.who, CONCAT({first}, ' ', {last}), 'Administrator', 'Guest')"
+        feed = next(i for i, k in enumerate(kinds, 1) if k[0] is None)
+        cols = {"name": f"LEFT(SHA1(CONCAT({self.seed}, ':act:', t.seq)), 16)",     # Frappe: hash names
+                **self.standard("t.creation"),
+                "subject": f"CONCAT({full_name}, ELT(t.kind, {', '.join(q(k[2]) for k in kinds)}))",
+                "communication_date": "t.creation",
+                "ip_address": f"CONCAT('192.0.2.', 1 + {r.pick('ip', 254, 't.seq')})",
+                "operation": f"ELT(t.kind, {', '.join(q(k[0]) for k in kinds)})",
+                "status": f"ELT(t.kind, {', '.join(q(k[1]) for k in kinds)})",
+                "reference_doctype": f"IF(t.kind = {feed}, 'Member', NULL)",
+                "reference_name": f"IF(t.kind = {feed}, {member_name('t.uid')}, NULL)",
+                "user": f"ELT(t.who, {pool_user}, 'Administrator', 'Guest')", "full_name": full_name}
+        rows = self.bulk("Activity Log", cols, "SELECT {cols} FROM (" + inner + ") t", 1, s.activity)
+        rows += self.insert_rows("Activity Log", self.activity_scenarios())
+        self.done("Activity Log", rows)
+
+    def activity_scenarios(self):
+        """Rows on the boundaries of sepa.users.active_24h; their users are not in the pool."""
+        N, hour = self.now, dt.timedelta(hours=1)
+        specs = [  # operation, status, user, creation
+            ("Login", "Success", "scenario.window.start@example.org", N - 24 * hour),    # N - 24h: within
+            ("Login", "Success", "scenario.before.window@example.org", N - 24 * hour - dt.timedelta(microseconds=1)),
+            ("Login", "Success", "scenario.after.n@example.org", N + dt.timedelta(seconds=1)),   # after N
+            ("Login", "Success", "scenario.at.n@example.org", N),
+            *[("Login", "Success", "scenario.repeat@example.org", N - k * hour) for k in range(1, 6)],
+            ("Login", "Success", "SCENARIO.Repeat@example.org ", N - hour / 2),     # the same user to the collation
+            ("Login", "Failed", "scenario.failed.only@example.org", N - 2 * hour),
+            ("Login", "Failed", "Unknown User", N - 2 * hour),                      # frappe.auth: no user typed
+            ("Logout", "Success", "scenario.logout.only@example.org", N - 3 * hour),
+            ("Login", "Success", "Guest", N - 4 * hour),
+            ("login", "success", "guest ", N - 4 * hour),
+            ("Login", "Success", "Administrator", N - 5 * hour),                    # a real login: counts
+            ("Impersonate", "Success", "scenario.impersonated@example.org", N - 6 * hour),
+            (None, "Linked", "scenario.feed.only@example.org", N - 7 * hour),
+            ("Login", "Success", None, N - 8 * hour),
+            ("Login", "Success", "", N - 8 * hour),
+        ]
+        return [{"name": f"ACT-SCENARIO-{i:03d}", "creation": at, "communication_date": at, "operation": op,
+                 "status": status, "user": user, "full_name": "Scenario User", "ip_address": "192.0.2.1",
+                 "subject": f"Scenario User: {op or 'feed'} {status}"}
+                for i, (op, status, user, at) in enumerate(specs, 1)]
+
 
 def generate(conn, scale, now, seed=1, progress=None, skip=()):
     """Create the schema in the current, empty database of `conn` and fill it.
@@ -857,7 +927,7 @@ def generate(conn, scale, now, seed=1, progress=None, skip=()):
              ("Direct Debit Batch Invoice", gen.entries), ("Membership Dues Schedule", gen.dues),
              ("Volunteer", gen.volunteers), ("Error Log", gen.errors), ("Scheduled Job Type", gen.job_types),
              ("Scheduled Job Log", gen.job_logs), ("SEPA Payment Retry", gen.retries),
-             ("SEPA Audit Log", gen.audit)]
+             ("SEPA Audit Log", gen.audit), ("Activity Log", gen.activity)]
     try:
         for doctype, step in steps:
             if doctype not in skip:

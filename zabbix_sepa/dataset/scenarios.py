@@ -4,10 +4,10 @@
 `conn` and fills it with a site where no default alert threshold is crossed
 at `now`: members paying by SEPA with active, used mandates and valid IBANs,
 last month's processed batch with every invoice paid, dues schedules ahead of
-their dates, a busy scheduler, a few ordinary errors. Each function in FAULTS
-then breaks one thing the way it breaks in real life. Used by the alert
-fidelity tests and the demo; all rows are placed relative to `now` (naive,
-in the site's time zone).
+their dates, a busy scheduler, a few ordinary errors, staff logging in. Each
+function in FAULTS then breaks one thing the way it breaks in real life. Used
+by the alert fidelity tests and the demo; all rows are placed relative to
+`now` (naive, in the site's time zone).
 """
 import datetime as dt
 
@@ -24,6 +24,8 @@ SEPA_JOBS = ("verenigingen.verenigingen.doctype.direct_debit_batch.direct_debit_
              "verenigingen.utils.dues_schedule.generate_dues_invoices",
              "verenigingen.utils.sepa_mandate.check_mandate_expiry")
 OTHER_JOBS = ("frappe.email.queue.flush", "frappe.deferred_insert.save_to_db")
+# Who logs in to the desk: the board's treasurer and secretary, a member administrator, Administrator.
+STAFF = ("penningmeester@example.org", "secretaris@example.org", "ledenadministratie@example.org", "Administrator")
 
 
 def job_name(method):
@@ -119,8 +121,23 @@ def healthy(conn, now):
                  process_type="Batch Generation",
                  action="create", compliance_status="Compliant", timestamp=s.ago(days=days, hours=1))
     s.insert("SEPA Payment Retry", "RETRY", s.ago(days=20), status="Resolved", retry_count=1, original_amount=DUES)
+    staff_logins(s)
     s.commit()
     return s
+
+
+def staff_logins(s):
+    """Each staff user logged in this morning and yesterday (and logged out again) as Frappe logs
+    it: an Activity Log row per login and logout; one mistyped password."""
+    for user in STAFF:
+        for hours in (3, 27):
+            s.insert("Activity Log", "ACT", s.ago(hours=hours), user=user, full_name=user.split("@")[0].title(),
+                     operation="Login", status="Success", subject=f"{user} logged in",
+                     communication_date=s.ago(hours=hours))
+            s.insert("Activity Log", "ACT", s.ago(hours=hours - 1), user=user, operation="Logout",
+                     status="Success", subject=f"{user} logged out", communication_date=s.ago(hours=hours - 1))
+    s.insert("Activity Log", "ACT", s.ago(hours=4), user=STAFF[0], operation="Login", status="Failed",
+             subject="Invalid login credentials", communication_date=s.ago(hours=4))
 
 
 # -- faults ---------------------------------------------------------------------------------------

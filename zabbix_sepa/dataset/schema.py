@@ -2,9 +2,10 @@
 
 Mirrors what Frappe (v15+) creates for these DocTypes: the standard columns,
 `name` as primary key, an index on `creation` for parent tables and on
-`parent` for child tables, unique indexes for unique fields, and nothing else.
-Status, member and date fields are deliberately NOT indexed, as on a stock
-site. Used by the tests, the benchmark and the demo; never by the collector.
+`parent` for child tables, unique indexes for unique fields, the indexes a
+doctype's `on_doctype_update` adds (INDEXES), and nothing else. Status, member,
+user and date fields are deliberately NOT indexed, as on a stock site. Used by
+the tests, the benchmark and the demo; never by the collector.
 """
 
 # Frappe's field types as MariaDB column types.
@@ -96,6 +97,21 @@ DOCTYPES = {
     "Scheduled Job Log": (False, [
         ("scheduled_job_type", DATA), ("status", DATA), ("details", LONGTEXT), ("debug_log", LONGTEXT),
     ], []),
+    # Frappe core (frappe/core/doctype/activity_log): logins, logouts and failed logins
+    # (operation Login/Logout/Impersonate, status Success/Failed) and document feed rows
+    # (status Linked). No field has search_index; track_seen adds `_seen`.
+    "Activity Log": (False, [
+        ("subject", TEXT), ("content", LONGTEXT), ("communication_date", DATETIME), ("ip_address", DATA),
+        ("operation", DATA), ("status", DATA), ("reference_doctype", DATA), ("reference_name", DATA),
+        ("reference_owner", DATA), ("timeline_doctype", DATA), ("timeline_name", DATA), ("link_doctype", DATA),
+        ("link_name", DATA), ("user", DATA), ("full_name", DATA), ("_seen", TEXT),
+    ], []),
+}
+
+# doctype -> the column lists its `on_doctype_update` indexes with frappe.db.add_index
+# (named as Frappe names them: the columns joined by "_", then "_index").
+INDEXES = {
+    "Activity Log": (("reference_doctype", "reference_name"), ("timeline_doctype", "timeline_name")),
 }
 
 
@@ -110,6 +126,8 @@ def create_table_sql(doctype):
     lines.append("PRIMARY KEY (`name`)")
     lines.extend(f"UNIQUE KEY `{u}` (`{u}`)" for u in unique)
     lines.append("KEY `parent` (`parent`)" if is_child else "KEY `creation` (`creation`)")
+    lines.extend(f"KEY `{'_'.join(cols)}_index` ({', '.join(f'`{c}`' for c in cols)})"
+                 for cols in INDEXES.get(doctype, ()))
     body = ",\n  ".join(lines)
     return (f"CREATE TABLE `{table(doctype)}` (\n  {body}\n) ENGINE=InnoDB ROW_FORMAT=DYNAMIC "
             "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci")

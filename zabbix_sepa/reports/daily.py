@@ -1,7 +1,9 @@
-"""Seed 003's daily report: errors by method (top 10), SEPA batch status of the last 7 days,
-scheduler failures. Windows are fixed (24 hours, 7 days before N); `--days` does not apply."""
+"""Seed 003's daily report: errors by method (top 10), active users, SEPA batch status of the
+last 7 days, scheduler failures. Windows are fixed (24 hours, 7 days before N); `--days` does
+not apply."""
 import datetime as dt
 
+from zabbix_sepa.groups.users import ACTIVE_SQL, ACTIVITY_LOG
 from zabbix_sepa.reports.errors import CODE_PATH, HOTSPOTS_SQL
 from zabbix_sepa.reports.model import AMOUNT, INT, Column, Table, label
 
@@ -25,6 +27,21 @@ GROUP BY g.scheduled_job_type ORDER BY 2 DESC, 1 LIMIT 20
 """
 
 
+def active_users(ctx, params):
+    """The users table: the collector's own statement (sepa.users.active_24h), so the report and
+    Zabbix count alike; the count only, never a name. A site without the Activity Log gets a note."""
+    columns = (Column("window", "Window"), Column("users", "Users with a successful login", INT))
+    title = "Active users, last 24 hours"
+    present, _, _ = ctx.db.inspect((ACTIVITY_LOG,))
+    if ACTIVITY_LOG not in present:
+        return Table("users", title, columns, [],
+                     note=f"The optional table `{ACTIVITY_LOG}` does not exist on this site.")
+    (count,) = ctx.db.one(ACTIVE_SQL, params)
+    return Table("users", title, columns, [{"window": "last 24 hours", "users": int(count)}],
+                 note="Distinct users who logged in (Activity Log: Login, Success); Administrator counts, "
+                      "Guest does not. A session resumed without logging in again is not a login.")
+
+
 def build(ctx, report):
     report.days = None
     now = ctx.now
@@ -35,6 +52,8 @@ def build(ctx, report):
     report.tables.append(Table("errors", "Errors by method, last 24 hours (top 10)", (
         Column("method", "Method"), Column("errors", "Errors", INT)), errors,
         note="Methods that are not code paths (free-text titles may name people) are counted on one line."))
+    ctx.progress("active users")
+    report.tables.append(active_users(ctx, params))
     ctx.progress("batches")
     report.tables.append(Table("batches", "Direct debit batches modified in the last 7 days", (
         Column("status", "Status"), Column("batches", "Batches", INT), Column("amount", "Amount (EUR)", AMOUNT)),
