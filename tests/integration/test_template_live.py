@@ -214,3 +214,68 @@ def test_document_fills_items_discovery_and_opens_the_expected_problems(tmp_path
         assert f"SEPA batch {failed}: failed entries (more than 0)" in names
     finally:
         h.delete()
+
+
+def _documents(host, start, end, unusual_from=None, growing=False):
+    """Minute documents every 20 minutes and hourly ones on the hour, from `start` to `end`
+    (unix), as a quiet site sends them: errors with a daily rhythm, a steady collection rate,
+    quick collections, a database of 10 GB. From `unusual_from` on: many errors, a lower
+    collection rate, slow collections, each still within its fixed maximum. `growing`: the
+    database grows by 1 GB a day from 20 GB."""
+    import random
+    rnd = random.Random(f"{host}-{start}")
+    minute, hour = registry.master_key(registry.MINUTE), registry.master_key(registry.HOUR)
+    values = []
+    for clock in range(start, end, 1200):
+        odd = unusual_from is not None and clock >= unusual_from
+        day = 7 <= (clock // 3600) % 24 < 19
+        metrics = {"sepa.collector.status": 0,
+                   "sepa.error.count_1h": (30 if odd else (5 if day else 1) + rnd.randint(0, 2)),
+                   "sepa.collector.duration": round((0.9 if odd else 0.05) + rnd.uniform(0, 0.02), 3),
+                   "sepa.db.size": int((20 + (clock - start) / 86400 if growing else 10) * 2**30)}
+        values.append((host, minute, json.dumps({"site": host, "clock": clock, "metrics": metrics}), clock))
+        if clock % 3600 == 0:
+            rate = (91.0 if odd else 96.0) + round(rnd.uniform(-0.2, 0.2), 2)
+            values.append((host, hour, json.dumps({"site": host, "clock": clock, "metrics": {
+                "sepa.collector.status": 0, "sepa.collection.rate_30d": rate}}), clock))
+    return values
+
+
+def test_anomaly_triggers_judge_the_last_hour_against_two_weeks_of_trends(templates):
+    """Two sites' last 14 days back-filled through the sender with their own clocks (Zabbix
+    makes trends of them): the same quiet rhythm, but one site's last complete hour has many
+    errors, a lower collection rate and slow collections, all below their fixed maximums.
+    Only that site gets the three anomaly problems. Its database, growing by 1 GB a day,
+    reaches the 50 GB maximum in about two weeks: the capacity warning (timeleft) is its
+    too; the calm site's stays at 10 GB."""
+    from zabbix_sepa.groups.base import ANOMALY_DAYS
+    from zabbix_sepa.transport.sender import Sender
+    now = int(time.time())
+    this_hour = now - now % 3600
+    start = this_hour - (ANOMALY_DAYS * 24 + 2) * 3600
+    odd, calm = (LinkedHost(f"zsepa-anomaly-{name}", templates["trapper"]) for name in ("odd", "calm"))
+    try:
+        sender = Sender("127.0.0.1", zabbix.SERVER_PORT, timeout=60)
+        for host, unusual_from in ((odd.name, this_hour - 3600), (calm.name, None)):
+            history = _documents(host, start, this_hour, unusual_from, growing=host == odd.name)
+            for i in range(0, len(history), 500):
+                assert sender.send(history[i:i + 500]).failed == 0
+        # the current hour: the odd site is still unusual now, the calm one is calm
+        for host, unusual_from in ((odd.name, this_hour - 3600), (calm.name, None)):
+            assert sender.send(_documents(host, this_hour, this_hour + 1, unusual_from,
+                                          growing=host == odd.name)).failed == 0
+        names = {"SEPA: unusual error rate", "SEPA: unusual drop of the collection rate",
+                 "SEPA: unusually slow collection", "SEPA: database grows toward its maximum"}
+
+        def unusual(host):
+            return {name for name, _ in host.problems() if name in names}
+        assert wait_for(lambda: unusual(odd), lambda found: found == names, timeout=90) == names
+        assert unusual(calm) == set()
+        severities = {name: severity for name, severity in odd.problems() if name in names}
+        assert severities == {"SEPA: unusual error rate": WARNING, "SEPA: unusual drop of the collection rate": INFO,
+                              "SEPA: unusually slow collection": INFO, "SEPA: database grows toward its maximum": WARNING}
+        # nothing else the documents could trip: their values are below every fixed maximum
+        assert {name for name, _ in odd.problems()} == names
+    finally:
+        odd.delete()
+        calm.delete()

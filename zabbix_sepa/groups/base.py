@@ -161,6 +161,23 @@ def below(name, key, macro, severity, description, event_name, opdata="", scope=
                    recovery=f"min(/T/{key},#3)>={macro}", opdata=opdata, scope=scope)
 
 
+# Anomalies: an hour is compared with the same hour on this many days before, from trends.
+# baselinedev counts the hour itself among the values it spreads, so one hour can deviate by
+# at most sqrt(ANOMALY_DAYS) (3.74): sensitivity macros stay below that.
+ANOMALY_DAYS = 14
+ANOMALY_MAX_DEVIATIONS = 3.5
+
+
+def unusual(name, key, macro, severity, description, event_name, higher=True, opdata="", scope="performance"):
+    """Problem when the last complete hour of `key` deviates by more than `macro` standard
+    deviations from the same hour on the ANOMALY_DAYS days before (baselinedev over trends)
+    and the newest value is still on that side of the hour's usual level (baselinewma): higher
+    (or, `higher=False`, lower). Over when either is no longer true."""
+    season = f'(/T/{key},1h:now/h,"d",{ANOMALY_DAYS})'
+    return Trigger(name, f"baselinedev{season}>{macro} and last(/T/{key}){'>' if higher else '<'}baselinewma{season}",
+                   severity, description, event_name=event_name, opdata=opdata, scope=scope)
+
+
 @dataclass(frozen=True)
 class Discovery:
     name: str                # key under "discovery" in the document

@@ -4,8 +4,9 @@ Its metrics are in every document, whatever the cadence: the template has them o
 cadence (sepa.collector.status for the minute, sepa.collector.status[hour] for the hour).
 The triggers here are the roots the business triggers depend on: no data at a cadence,
 and the database unreachable."""
-from zabbix_sepa.groups.base import (EVERY_RUN, FLOAT, HIGH, HOUR, INT, MINUTE, STR, TEXT, WARNING, Group, Macro,
-                                     Metric, Order, Section, Threshold, Trigger)
+from zabbix_sepa.groups.base import (ANOMALY_DAYS, ANOMALY_MAX_DEVIATIONS, EVERY_RUN, FLOAT, HIGH, HOUR, INFO, INT,
+                                     MINUTE, STR, TEXT, WARNING, Group, Macro, Metric, Order, Section, Threshold,
+                                     Trigger, unusual)
 
 # Value map for sepa.collector.status (the template issue renders it).
 STATUS_NAMES = {0: "all groups collected", 1: "some group failed", 2: "database unreachable"}
@@ -58,6 +59,12 @@ UNREACHABLE = Trigger("SEPA: collector cannot reach the database",
                       event_name="SEPA: collector cannot reach the database", independent=True)
 
 
+DURATION_ANOMALY = Macro("{$SEPA.COLLECTOR.ANOMALY.MAX}", Threshold("collector_anomaly_deviations", 3, 1,
+                                                                   ANOMALY_MAX_DEVIATIONS),
+                         f"Standard deviations from the same hour on the {ANOMALY_DAYS} days before above "
+                         "which an hour's minute-collection duration is unusual (lower: more sensitive).")
+
+
 def _partial(cadence):
     key, what = ("sepa.collector.status", "") if cadence == MINUTE else \
         (f"sepa.collector.status[{cadence}]", "hourly ")
@@ -102,9 +109,17 @@ GROUP = Group(
                    description="zabbix-sepa package version."),
         )),
     ),
-    macros=(NODATA[MINUTE], NODATA[HOUR], DURATION[MINUTE], DURATION[HOUR]),
+    macros=(NODATA[MINUTE], NODATA[HOUR], DURATION[MINUTE], DURATION[HOUR], DURATION_ANOMALY),
     triggers=(NO_DATA[MINUTE], NO_DATA[HOUR], UNREACHABLE, _partial(MINUTE), _partial(HOUR),
-              _slow(MINUTE), _slow(HOUR)),
+              _slow(MINUTE), _slow(HOUR),
+              unusual("SEPA: unusually slow collection", "sepa.collector.duration", DURATION_ANOMALY.name, INFO,
+                      f"The minute collections of the last hour took far longer than at the same hour on the "
+                      f"{ANOMALY_DAYS} days before (from trends), and the newest still does: the site's "
+                      "database got slower or its data grew fast, before the duration maximum is reached. "
+                      "Needs two weeks of history to judge.",
+                      event_name="SEPA: unusually slow collection (more than " + DURATION_ANOMALY.name +
+                                 " deviations above the same hour before)",
+                      opdata="Duration: {ITEM.LASTVALUE1}")),
     orders=(
         Order(NODATA[MINUTE].threshold, NODATA[HOUR].threshold, "the hourly document comes less often than the "
               "minute one, and \"no hourly data\" defers to \"no data\": a dead collector raises one problem "

@@ -1,8 +1,8 @@
 """Frappe Error Log: volume, categories and SEPA-related errors."""
 import re
 
-from zabbix_sepa.groups.base import (DISASTER, HOUR, INFO, INT, WARNING, Group, Macro, Metric, Order, Section,
-                                     Threshold, Trigger, above)
+from zabbix_sepa.groups.base import (ANOMALY_DAYS, ANOMALY_MAX_DEVIATIONS, DISASTER, HOUR, INFO, INT, WARNING, Group,
+                                     Macro, Metric, Order, Section, Threshold, Trigger, above, unusual)
 
 ERROR_LOG = "tabError Log"
 
@@ -127,6 +127,9 @@ GROUP = Group(
               "Error Log rows per 24 hours that the forecast trigger warns about."),
         Macro("{$SEPA.ERROR.SEPA.MAX}", Threshold("sepa_errors_max", 0, 0, 1e9),
               "SEPA-related Error Log rows in 24 hours above which a problem is raised."),
+        Macro("{$SEPA.ERROR.ANOMALY.MAX}", Threshold("error_anomaly_deviations", 3, 1, ANOMALY_MAX_DEVIATIONS),
+              f"Standard deviations from the same hour on the {ANOMALY_DAYS} days before above which an "
+              "hour's error count is unusual (lower: more sensitive)."),
     ),
     triggers=(
         above("SEPA: error rate high", "sepa.error.count_1h", "{$SEPA.ERROR.RATE.MAX}", DISASTER,
@@ -147,6 +150,13 @@ GROUP = Group(
               "them in the Error Log: they often mean a batch or mandate operation failed.",
               event_name="SEPA: SEPA-related errors in 24h (more than {$SEPA.ERROR.SEPA.MAX})",
               opdata="SEPA errors in 24h: {ITEM.LASTVALUE1}"),
+        unusual("SEPA: unusual error rate", "sepa.error.count_1h", "{$SEPA.ERROR.ANOMALY.MAX}", WARNING,
+                f"The last hour's error count is far above what the same hour brought on the {ANOMALY_DAYS} "
+                "days before (from trends), and errors are still above that level: something changed, "
+                "even if it is below the error-rate maximum. Needs two weeks of history to judge.",
+                event_name="SEPA: unusual error rate (more than {$SEPA.ERROR.ANOMALY.MAX} deviations above "
+                           "the same hour before)",
+                opdata="Errors in 1h: {ITEM.LASTVALUE1}"),
     ),
     orders=(
         Order(PER_HOUR_MAX, PER_DAY_MAX, "an hour's errors are part of its day's: more allowed in one hour "

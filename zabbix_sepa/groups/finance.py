@@ -1,6 +1,6 @@
 """Sales invoices, collection rate and payment retries."""
-from zabbix_sepa.groups.base import (HOUR, AVERAGE, FLOAT, INFO, INT, WARNING, Group, Macro, Metric, Section,
-                                     Threshold, Trigger, above, below)
+from zabbix_sepa.groups.base import (ANOMALY_DAYS, ANOMALY_MAX_DEVIATIONS, AVERAGE, FLOAT, HOUR, INFO, INT, WARNING,
+                                     Group, Macro, Metric, Section, Threshold, Trigger, above, below, unusual)
 
 INVOICE = "tabSales Invoice"
 BATCH = "tabDirect Debit Batch"
@@ -107,8 +107,20 @@ GROUP = Group(
               "Escalated payment retries above which a problem is raised."),
         Macro("{$SEPA.INVOICE.SILENCE.MAX}", Threshold("invoice_silence_days", 35, 1, 3650),
               "Time without any new submitted invoice after which invoicing is considered stopped.", "d"),
+        Macro("{$SEPA.COLLECTION.ANOMALY.MAX}", Threshold("collection_anomaly_deviations", 3, 1,
+                                                          ANOMALY_MAX_DEVIATIONS),
+              f"Standard deviations from the same hour on the {ANOMALY_DAYS} days before above which a drop "
+              "of the collection rate is unusual (lower: more sensitive)."),
     ),
     triggers=(
+        unusual("SEPA: unusual drop of the collection rate", "sepa.collection.rate_30d",
+                "{$SEPA.COLLECTION.ANOMALY.MAX}", INFO,
+                f"The 30-day collection rate fell far below its level at the same hour on the {ANOMALY_DAYS} "
+                "days before (from trends), before reaching its minimum: a bank or a batch may have gone "
+                "wrong. Needs two weeks of history to judge.",
+                event_name="SEPA: unusual drop of the collection rate (more than {$SEPA.COLLECTION.ANOMALY.MAX} "
+                           "deviations)",
+                higher=False, opdata="Collection rate: {ITEM.LASTVALUE1}"),
         above("SEPA: overdue amount high", "sepa.invoice.overdue.amount", "{$SEPA.OVERDUE.AMOUNT.MAX}", WARNING,
               "Submitted invoices past their due date add up to more than the threshold. Check the "
               "failed collections and the retries; remind the members.",
