@@ -24,6 +24,7 @@ venv() {
 if [ "${1:-}" = --unit ]; then
     shift
     venv
+    command -v promtool >/dev/null 2>&1 || { echo "tests/run.sh --unit: the rule tests need promtool (apt-get install prometheus)" >&2; exit 1; }
     exec .venv/bin/python -m pytest -q -n 2 tests/unit "$@"      # two workers (pytest-xdist): about 18 s
 fi
 
@@ -32,7 +33,7 @@ python3 -m venv --help >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server mariadb-client)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
-command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)      # promtool checks our exposition
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)      # promtool checks our exposition and alerting rules
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server) # the health check's Redis PING
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)     # the shell scripts are shellcheck-clean
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)           # the test SMTP relay's certificate

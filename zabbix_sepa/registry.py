@@ -7,7 +7,8 @@ that more than one part of zabbix-sepa needs, each stated once here.
 - the config thresholds with their defaults and ranges (`thresholds()`), from the macros
   the groups declare, and the orders they keep (`orders()`);
 - the macros' former names (`renamed_macros()`), which `zabbix setup` moves on hosts;
-- the root triggers a business trigger depends on (`roots`).
+- the root triggers a business trigger depends on (`roots`), and the cadence of a trigger's
+  items (`trigger_cadence`).
 
 The types are in `zabbix_sepa.groups.base` and re-exported here.
 """
@@ -22,7 +23,7 @@ __all__ = ["AVERAGE", "CADENCES", "DISASTER", "EVERY_RUN", "FLOAT", "HIGH", "HOU
            "STR", "TEXT", "WARNING", "Discovery", "Group", "Macro", "Metric", "Order", "Section", "Threshold",
            "Trigger", "above", "below", "MASTER_KEYS", "INTERVALS", "UNSUPPORTED", "groups", "sections", "metrics", "discoveries",
            "cadence_of", "document_cadences", "master_key", "item_key", "tables", "macros", "triggers",
-           "thresholds", "orders", "renamed_macros", "roots", "trigger_cadences"]
+           "thresholds", "orders", "renamed_macros", "roots", "trigger_cadences", "trigger_cadence"]
 
 # The value that carries each cadence's document: a trapper item of this key, or the agent
 # item `<key>[<site>]` answered by the UserParameter `<key>[*]`.
@@ -119,6 +120,15 @@ _ITEM = re.compile(r"\(/T/([^,)]+)")
 def trigger_cadences(trigger):
     """The cadences of the items a trigger reads ({EVERY_RUN} for the collector's own)."""
     return {_item_cadence(k) for k in _ITEM.findall(trigger.expression + trigger.recovery)}
+
+
+def trigger_cadence(trigger):
+    """The one cadence a trigger's items are collected at (the collector's own: minute);
+    ValueError for a trigger that mixes cadences."""
+    cadences = trigger_cadences(trigger) - {EVERY_RUN}
+    if len(cadences) > 1:
+        raise ValueError(f"trigger {trigger.name!r} reads items of several cadences ({', '.join(sorted(cadences))})")
+    return cadences.pop() if cadences else MINUTE
 
 
 def _item_cadence(item):

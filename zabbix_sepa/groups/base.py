@@ -51,6 +51,9 @@ class Metric:
     absent: object = None
 
 
+# Zabbix time suffixes a macro's value or a function's period may carry, in seconds.
+TIME_SUFFIXES = {"m": 60, "h": 3600, "d": 86400}
+
 # Trigger severities, as the Zabbix 6.0 export names them.
 INFO, WARNING, AVERAGE, HIGH, DISASTER = "INFO", "WARNING", "AVERAGE", "HIGH", "DISASTER"
 
@@ -110,7 +113,7 @@ class Macro:
 
     def value(self, thresholds=None):
         number = self.threshold.default if thresholds is None else thresholds[self.threshold.key]
-        seconds = {"m": 60, "h": 3600, "d": 86400}.get(self.suffix)
+        seconds = TIME_SUFFIXES.get(self.suffix)
         if seconds and number != int(number):       # Zabbix time suffixes take whole numbers
             return f"{round(number * seconds)}s"
         text = f"{number:g}" if isinstance(number, float) else str(number)

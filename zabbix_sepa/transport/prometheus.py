@@ -28,6 +28,9 @@ FAMILY_HELP = {
 }
 UNITS = {"s": ("_seconds", 1.0), "B": ("_bytes", 1.0), "%": ("_ratio", 0.01), "EUR": ("_eur", 1.0)}
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# The family every document has, whatever the collection could read: one series per site
+# and scrape (the alerting rules' "no data" watches it).
+DOCUMENT_FAMILY = "sepa_collector_unsupported_metrics"
 
 
 def _base(key):
@@ -43,7 +46,20 @@ def name_of(metric):
     return metric.prometheus, metric.label or None, value, UNITS.get(metric.unit, ("", 1.0))[1]
 
 
-def _label_value(text):
+def label_of(lld_macro):
+    """The label a discovery list's LLD macro becomes: {#BATCH} -> batch."""
+    return lld_macro.strip("{#}").lower()
+
+
+def discovery_family(discovery, field):
+    """(prometheus name, scale) of a discovery list's value field: sepa.batch + waiting_age (s) ->
+    sepa_batch_waiting_age_seconds, one series per entry with a label per LLD macro."""
+    suffix, scale = UNITS.get(field.unit, ("", 1.0))
+    return _base(discovery.item_prefix) + "_" + field.key + suffix, scale
+
+
+def label_value(text):
+    """A label value escaped for the exposition; also a valid PromQL string literal's content."""
     return str(text).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
@@ -52,7 +68,7 @@ def _help(text):
 
 
 def _labels(pairs):
-    return "{" + ",".join(f'{k}="{_label_value(v)}"' for k, v in pairs) + "}"
+    return "{" + ",".join(f'{k}="{label_value(v)}"' for k, v in pairs) + "}"
 
 
 def _number(value):
@@ -105,15 +121,14 @@ def exposition(documents):
             fam.add(name, help_text, site + ([(label, label_value)] if label else []),
                     value * scale if scale != 1.0 else value)
         for d in registry.discoveries():
-            labels_of = [(macro.strip("{#}").lower(), macro) for macro in d.macros]
+            labels_of = [(label_of(macro), macro) for macro in d.macros]
             for entry in doc["discovery"].get(d.name, []):
                 labels = site + [(label, entry.get(macro, "")) for label, macro in labels_of]
                 for f in d.fields:
-                    suffix, scale = UNITS.get(f.unit, ("", 1.0))
-                    name = _base(d.item_prefix) + "_" + f.key + suffix
+                    name, scale = discovery_family(d, f)
                     fam.add(name, f"{f.description} (discovery list {d.name})", labels,
                             entry[f.key] * scale if scale != 1.0 else entry[f.key])
-        fam.add("sepa_collector_unsupported_metrics",
+        fam.add(DOCUMENT_FAMILY,
                 "Metrics and lists the last collection could not read (see `zabbix-sepa collect`).",
                 site, len(doc["unsupported"]))
     return fam.text()

@@ -308,18 +308,11 @@ class _Render:
         out["description"] = t.description
         if prototype:
             out["manual_close"] = "YES"
-        roots = t.depends_on if t.independent else registry.roots(prototype_of or self.cadence_of(t))
+        roots = t.depends_on if t.independent else registry.roots(prototype_of or registry.trigger_cadence(t))
         if roots:
             out["dependencies"] = [{"name": root.name, "expression": self.expr(root.expression)} for root in roots]
         out["tags"] = [{"tag": "scope", "value": t.scope}]
         return out
-
-    @staticmethod
-    def cadence_of(t):
-        cadences = registry.trigger_cadences(t) - {registry.EVERY_RUN}
-        if len(cadences) > 1:
-            raise ValueError(f"trigger {t.name!r} reads items of several cadences ({', '.join(sorted(cadences))})")
-        return cadences.pop() if cadences else MINUTE
 
     def triggers(self):
         return [self.trigger(t) for t in registry.triggers()]
