@@ -53,6 +53,7 @@ class Metric:
 
 # Zabbix time suffixes a macro's value or a function's period may carry, in seconds.
 TIME_SUFFIXES = {"m": 60, "h": 3600, "d": 86400}
+SIZE_SUFFIXES = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}     # Zabbix's, in expressions and macros
 
 # Trigger severities, as the Zabbix 6.0 export names them.
 INFO, WARNING, AVERAGE, HIGH, DISASTER = "INFO", "WARNING", "AVERAGE", "HIGH", "DISASTER"

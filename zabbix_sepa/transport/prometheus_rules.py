@@ -8,6 +8,7 @@ comparisons `function(/T/item[,args]) OP number|{$MACRO}`, joined by `or`. Each 
     min(/T/k,#n)>M             min_over_time(k[n*i]) > M (i: the default interval of the
                                                           trigger's cadence, 60 s or 3600 s)
     forecast(/T/k,3d,7d)>M     predict_linear(k[3d], 604800) > M
+    timeleft(/T/k,7d,L)<T      predict_linear(k[7d], T) >= L
     nodata(/T/sepa.collect,P)=1  no sample of the site for P (see NODATA_NOTE)
 
 A threshold is its macro's default (a context macro's own, else the plain macro's, as Zabbix
@@ -19,7 +20,8 @@ the expression false for n values in a row: keep_firing_for (n-1)*i, which resol
 value Zabbix recovers at. Rules have no `for:` (0): like the triggers they fire on the first
 sample that meets the expression, whose persistence (min over #n, the no-data period) it
 states itself. Any other shape raises ExpressionError when the rules are generated; triggers
-about items the exposition has no series for are NOT_TRANSLATED, with the reason.
+about items the exposition has no series for, and those judged with Zabbix's trends
+(baselinedev: anomalies), are NOT_TRANSLATED, with the reason.
 """
 import re
 import textwrap
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 import yaml
 
 from zabbix_sepa import registry
-from zabbix_sepa.groups.base import TIME_SUFFIXES
+from zabbix_sepa.groups.base import SIZE_SUFFIXES, TIME_SUFFIXES
 from zabbix_sepa.transport.prometheus import DOCUMENT_FAMILY, discovery_family, label_of, label_value, name_of
 
 _HOURLY_DOCUMENT = ("serve collects the hourly document itself, within a scrape, once cadences.hour.interval "
@@ -38,11 +40,16 @@ _HOURLY_DOCUMENT = ("serve collects the hourly document itself, within a scrape,
 _COLLECTOR_OWN = ("the exposition carries the collector's own metrics (status, duration) of the minute run "
                   "only; serve merges the hourly document's business metrics under them. What the hourly "
                   f"collection could not read is absent and counted in {DOCUMENT_FAMILY}.")
+_TRENDS = ("it judges an hour against the same hour on the days before from Zabbix's trends (baselinedev, "
+           "baselinewma); a rule would need recording rules of hourly averages kept for weeks, which is "
+           "the Prometheus user's own retention to decide.")
+TREND_FUNCTIONS = re.compile(r"\b(baselinedev|baselinewma|trendstl|trend[a-z]+)\(")
 # The triggers that have no faithful rule, and why (a unit test keeps this list exact).
 NOT_TRANSLATED = {
     "SEPA: no hourly data from the collector": _HOURLY_DOCUMENT,
     "SEPA: hourly collection partial": _COLLECTOR_OWN,
     "SEPA: hourly collection slow": _COLLECTOR_OWN,
+    **{t.name: _TRENDS for t in registry.triggers() if TREND_FUNCTIONS.search(t.expression)},
 }
 # How far back "no data" looks for a site's last sample: the per-site alert lasts this long.
 NODATA_LOOKBACK = 86400
@@ -68,6 +75,10 @@ class ExpressionError(ValueError):
 
 class NotExposed(ExpressionError):
     """A trigger about an item the exposition has no series for."""
+
+
+class ZabbixOnly(ExpressionError):
+    """A trigger judged with Zabbix's trends, which a Prometheus rule has no counterpart of."""
 
 
 @dataclass(frozen=True)
@@ -162,8 +173,8 @@ def macro(text, contexts):
 
 
 def macro_number(m):
-    """A macro's default as a number: a time suffix in seconds."""
-    return m.threshold.default * TIME_SUFFIXES.get(m.suffix, 1)
+    """A macro's default as a number: a time suffix in seconds, a size suffix in bytes."""
+    return m.threshold.default * TIME_SUFFIXES.get(m.suffix, SIZE_SUFFIXES.get(m.suffix, 1))
 
 
 def _series(item):
@@ -251,6 +262,8 @@ def _promql(comparison, variant, interval):
     elif call.function == "forecast" and len(call.args) == 2:
         period, ahead = (seconds(a) for a in call.args)
         value = f"predict_linear({series}[{duration(period)}], {ahead})"
+    elif call.function == "timeleft" and len(call.args) == 2 and comparison.operator in ("<", "<="):
+        return _time_left(comparison, series, scale, variant)
     else:
         raise ExpressionError(f"{call.function}({', '.join(('/T/' + call.item,) + call.args)}) is not translated")
     if MACRO.fullmatch(comparison.operand):
@@ -261,6 +274,18 @@ def _promql(comparison, variant, interval):
     else:
         threshold = float(comparison.operand)
     return f"{value} {OPERATORS[comparison.operator]} {number(threshold * scale)}"
+
+
+def _time_left(comparison, series, scale, variant):
+    """timeleft(/T/k,P,L)<T: the value extrapolated over P reaches L within T, i.e.
+    predict_linear(k[P], T) >= L (an already reached L is 0 time left: also true)."""
+    period, limit = comparison.call.args
+
+    def value(text):
+        return macro_number(macro(text, variant.contexts)) if MACRO.fullmatch(text) else float(text)
+    horizon = macro_number(macro(comparison.operand, variant.contexts)) if MACRO.fullmatch(comparison.operand) \
+        else seconds(comparison.operand)
+    return f"predict_linear({series}[{duration(seconds(period))}], {number(horizon)}) >= {number(value(limit) * scale)}"
 
 
 def _interval(trigger):
@@ -307,6 +332,8 @@ def alert_name(trigger):
 
 def translate(trigger):
     """The alerting rule of one trigger."""
+    if TREND_FUNCTIONS.search(trigger.expression):
+        raise ZabbixOnly(f"trigger {trigger.name!r}: {_TRENDS}")
     try:
         comparisons = parse(trigger.expression)
         interval = _interval(trigger)
