@@ -93,6 +93,50 @@ class SiteDB:
         self.admin.close()
 
 
+class FakeDB:
+    """Every table exists; counts statements like the real session."""
+
+    def __init__(self, cfg, deadline):
+        self.statements = 0
+
+    def inspect(self, tables):
+        return set(tables), 1024, 3
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def fake_registry(monkeypatch):
+    """Replace the groups by the sections a test gives (plus the collector's own), and the
+    database by FakeDB: collections without a database."""
+    from zabbix_sepa import collect as collect_mod
+    from zabbix_sepa import registry
+    from zabbix_sepa.groups import collector
+    from zabbix_sepa.groups.base import Group
+
+    def use(*sections):
+        groups = [Group("t", "test", tuple(sections)), collector.GROUP]
+        monkeypatch.setattr(registry, "sections", lambda cadence=None: [
+            (g, s) for g in groups for s in g.sections
+            if cadence is None or s.cadence in (cadence, registry.EVERY_RUN)])
+        monkeypatch.setattr(registry, "tables", lambda: ["tabX"])
+    monkeypatch.setattr(collect_mod, "Database", FakeDB)
+    return use
+
+
+@pytest.fixture
+def redis_server():
+    """A real redis-server of this test's own (tests/redis_server.py), without a password.
+    `tests/run.sh` installs Debian's package; `--unit` alone skips these tests without it."""
+    from tests.redis_server import RedisServer, installed
+    if not installed():
+        pytest.skip("redis-server is not installed (apt-get install redis-server; tests/run.sh does)")
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def make_site(server, request):
     made = []

@@ -34,7 +34,7 @@ command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server mariadb-client)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)      # promtool checks our exposition and alerting rules
-command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server) # the health check's Redis PING
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server) # the queue metrics' RQ data, health's PING
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)     # the shell scripts are shellcheck-clean
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)           # the test SMTP relay's certificate
 if [ ${#need_apt[@]} -gt 0 ]; then

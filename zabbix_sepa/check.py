@@ -1,4 +1,5 @@
-"""`zabbix-sepa check`: is this host ready? Config, each site's database, Zabbix, the spool.
+"""`zabbix-sepa check`: is this host ready? Config, each site's database (and its bench's Redis,
+when configured), Zabbix, the spool.
 
 Each line says what was checked and, when it failed, why and what to do.
 Nothing here writes anything, and no line shows a password or a row of data.
@@ -8,7 +9,7 @@ import socket
 import time
 import unicodedata
 
-from zabbix_sepa import registry
+from zabbix_sepa import registry, resp
 from zabbix_sepa.db import Database, DatabaseError
 from zabbix_sepa.transport import spool
 
@@ -93,6 +94,7 @@ def run(cfg, timeout=5.0):
         else:
             out.append((True, f"site {site.name}: database {db.name} at {where} as {db.user}: reachable, "
                               f"{len(present)} of {len(registry.tables())} tables ({ms:.0f} ms)"))
+    out += [_redis(site, timeout) for site in cfg.sites if site.redis]
     z = cfg.zabbix
     try:
         socket.create_connection((z.server, z.port), timeout=timeout).close()
@@ -124,6 +126,26 @@ def run(cfg, timeout=5.0):
     if cfg.cache_seconds:
         out.append(_cache(cfg))
     return out
+
+
+def _redis(site, timeout):
+    """A site's Redis as the queue metrics read it: reachable, the login accepted, and the
+    queues of its bench found by the collector's own rules."""
+    from zabbix_sepa.groups import queues
+    r = site.redis
+    try:
+        with resp.connect(r, time.monotonic() + timeout) as redis:
+            found, _ = queues.bench_of_site(redis, r.bench_id, time.time())
+    except (resp.RedisError, registry.SourceError) as exc:
+        return False, f"site {site.name}: redis: {exc}"
+    who = f" as {r.username}" if r.username else (" with the password" if r.password else "")
+    if not found:
+        return False, (f"site {site.name}: redis {resp.address(r.host, r.port)}{who}: answers, but holds no queue "
+                       f"{'of bench ' + repr(r.bench_id) if r.bench_id else 'of any bench'} and no worker listens "
+                       f"to one: is it the bench's redis_queue (port 11000 by default), is redis.bench_id right? "
+                       f"(`redis-cli SMEMBERS rq:queues` lists the queues)")
+    return True, (f"site {site.name}: redis {resp.address(r.host, r.port)}{who}: answers, {len(found)} queue(s) of "
+                  f"the bench: {', '.join(found)}")
 
 
 def _spool(cfg):

@@ -2,10 +2,13 @@
 
 The document is the one of metrics.md, for the metrics of the cadence asked (minute, hour,
 or all of them) plus the collector's own: every such key is in `metrics` or in
-`unsupported`, whatever happened. The sections run in a worker thread; if the database
-hangs beyond the budget (collect_timeout for the minute, cadences.hour.collect_timeout for
-the hour), the main thread still returns a document in time and the worker's late results
-are dropped. A section that fails in any way leaves only its own keys unsupported.
+`unsupported`, whatever happened. The sections run in worker threads, one per source: the
+database's, and beside it (so that neither waits for the other) the bench's Redis's for the
+queue metrics. If a source hangs beyond the budget (collect_timeout for the minute,
+cadences.hour.collect_timeout for the hour), the main thread still returns a document in
+time and the late results are dropped. A section that fails in any way leaves only its own
+keys unsupported; without `redis` configured the Redis sections' keys are unsupported
+without counting as a failure (like an optional table's).
 """
 import calendar
 import datetime as dt
@@ -18,14 +21,19 @@ import time
 import traceback
 from types import SimpleNamespace
 
-from zabbix_sepa import CONTRACT_VERSION, __version__, registry
+from zabbix_sepa import CONTRACT_VERSION, __version__, registry, resp
 from zabbix_sepa.db import Database, DatabaseError, Unreachable
+from zabbix_sepa.privacy import redact
 
 log = logging.getLogger("zabbix_sepa.collect")
 
 # Time the main thread grants a hanging worker beyond the budget before it
 # gives up on it; small, so the agent's 3 s Timeout is never hit.
 GRACE = 0.15
+REDIS_NOT_CONFIGURED = ("not configured: the site has no `redis` (its bench's redis_queue, where the "
+                        "background jobs wait)")
+# Errors of a source: their text names what went wrong and is safe to show.
+SOURCE_ERRORS = (DatabaseError, resp.RedisError, registry.SourceError)
 
 
 def site_now(timezone=None):
@@ -72,15 +80,18 @@ def peak_rss_bytes():
 
 
 class Context:
-    """What a section sees: the time N, the site's settings and the database."""
+    """What a section sees: the time N (and as unix seconds, `clock`), the site's settings, and
+    the source it reads: the database, or the bench's Redis (read commands only)."""
 
-    def __init__(self, site, now, db=None, server=None, self_metrics=None):
+    def __init__(self, site, now, db=None, server=None, self_metrics=None, redis=None):
         self.now = now
         self.today = now.date()
+        self.clock = unix_clock(now, site.timezone)
         self.site = site
         self.thresholds = site.thresholds
         self.discovery = site.discovery
         self.db = db
+        self.redis = redis
         self.server = server
         self.self_metrics = self_metrics
         d = dt.timedelta
@@ -119,6 +130,7 @@ class _Run:
         self.values, self.discovery, self.unsupported = {}, {}, {}
         self.failed = set()         # the cadences of the sections that failed
         self.ends = {}              # cadence -> (time.monotonic(), statements) when its last section ended
+        self.redis_ended = None     # time.monotonic() when the Redis sections (minute ones) ended
         self.reachable = None       # None: never got an answer either way
         self.unreachable_reason = None
         self.db = None
@@ -140,23 +152,32 @@ class _Run:
                     self.values[key] = values[key]
 
 
-def _db_sections(cadence):
-    """The sections of `cadence` that read the database: the minute ones first, so that a
-    whole collection cut off by its budget loses the slow hourly ones."""
-    found = [(g, s) for g, s in registry.sections(None if cadence == ALL else cadence) if s.needs_db]
+def _sections_of(source, cadence):
+    """The sections of `cadence` that read `source`: the minute ones first, so that a whole
+    collection cut off by its budget loses the slow hourly ones."""
+    found = [(g, s) for g, s in registry.sections(None if cadence == ALL else cadence) if s.source == source]
     return sorted(found, key=lambda gs: registry.CADENCES.index(gs[1].cadence))
+
+
+def _db_sections(cadence):
+    return _sections_of(registry.DATABASE, cadence)
+
+
+def _redis_sections(cadence):
+    return _sections_of(registry.REDIS, cadence)
 
 
 def _run_section(ctx, site, group, section):
     """(values, None) or (None, reason): whatever goes wrong stays with this section's keys.
-    A failure that is not the database's is a bug, named by its type and place only: its
-    message could quote the data (an IBAN) that must not leave the collector."""
+    A failure that is not a source's (SOURCE_ERRORS: the database's, Redis's, a SourceError)
+    is a bug, named by its type and place only: its message could quote the data (an IBAN)
+    that must not leave the collector."""
     name = f"{group.name}.{section.name}"
     try:
         values = section.run(ctx)
-    except DatabaseError as exc:
-        log.warning("site %s: %s failed: %s", site.name, name, exc)
-        return None, f"{name}: {exc}"
+    except SOURCE_ERRORS as exc:
+        log.warning("site %s: %s failed: %s", site.name, name, redact(str(exc)))
+        return None, f"{name}: {redact(str(exc))}"
     except Exception as exc:  # noqa: BLE001 - a bug in one section must not cost the others
         where = _where(exc)
         log.error("site %s: %s failed: %s at %s", site.name, name, type(exc).__name__, where)
@@ -221,6 +242,48 @@ def _work(run, site, now, timings, cadence):
         db.close()
 
 
+def _work_redis(run, site, now, cadence):
+    """The Redis sections of `cadence` (the site's `redis` is configured): one connection,
+    logged in, for all of them; whatever fails stays with their keys."""
+    sections = _redis_sections(cadence)
+    try:
+        redis = resp.connect(site.redis, run.deadline)
+    except resp.RedisError as exc:
+        reason = redact(str(exc))
+        log.warning("site %s: %s", site.name, reason)
+        for _, section in sections:
+            run.store(section, reason=reason, failure=True)
+        return
+    try:
+        ctx = Context(site, now, redis=redis)
+        for group, section in sections:
+            values, reason = _run_section(ctx, site, group, section)
+            if reason is not None:
+                run.store(section, reason=reason, failure=True)
+            else:
+                log.debug("site %s: %s.%s: %d Redis commands", site.name, group.name, section.name, redis.commands)
+                run.store(section, values)
+        with run.lock:
+            run.redis_ended = time.monotonic()
+    finally:
+        redis.close()
+
+
+def _workers(run, site, now, timings, cadence):
+    """The threads that collect: the database's, and the Redis's when it has work. Without
+    `redis` configured its sections are unsupported at once, no failure."""
+    threads = [threading.Thread(target=_work, args=(run, site, now, timings, cadence), name="collect",
+                                daemon=True)]
+    if _redis_sections(cadence):
+        if site.redis is None:
+            for _, section in _redis_sections(cadence):
+                run.store(section, reason=REDIS_NOT_CONFIGURED)
+        else:
+            threads.append(threading.Thread(target=_work_redis, args=(run, site, now, cadence),
+                                            name="collect-redis", daemon=True))
+    return threads
+
+
 ALL = "all"
 
 
@@ -257,10 +320,11 @@ class _Collection:
         self.site, self.now, self.cadence = site, now or site_now(site.timezone), cadence
         budget = site.budget(cadence)
         run = self.run = _Run(started + budget)
-        worker = threading.Thread(target=_work, args=(run, site, self.now, timings, cadence), name="collect",
-                                  daemon=True)
-        worker.start()
-        worker.join(max(0.0, run.deadline - time.monotonic()) + GRACE)
+        workers = _workers(run, site, self.now, timings, cadence)
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(max(0.0, run.deadline - time.monotonic()) + GRACE)
         with run.lock:
             run.closed = True
             self.finished = time.monotonic()
@@ -279,6 +343,12 @@ class _Collection:
                     else:
                         run.unsupported[key] = f"{_budget_name(site, cadence)} ({budget:g} s) exceeded"
                         run.failed.add(section.cadence)
+            for _, section in _redis_sections(cadence):
+                late = [k for k in section.keys if k not in run.values and k not in run.discovery
+                        and k not in run.unsupported]
+                for key in late:
+                    run.unsupported[key] = f"{_budget_name(site, cadence)} ({budget:g} s) exceeded (Redis)"
+                    run.failed.add(section.cadence)
 
     def self_metrics(self, cadence):
         """The collector's own metrics for the document of `cadence`."""
@@ -287,6 +357,7 @@ class _Collection:
         ended, statements = self.finished, (run.db.statements if run.db else 0)
         if cadence == registry.MINUTE and self.cadence == ALL and cadence in run.ends:
             ended, statements = run.ends[cadence]
+            ended = max(ended, run.redis_ended or ended)     # the Redis sections ran beside them
         return {"sepa.collector.duration": round(ended - self.began, 6),
                 "sepa.collector.queries": statements,
                 "sepa.collector.rss": peak_rss_bytes(),
@@ -297,7 +368,7 @@ class _Collection:
         run, values = self.run, dict(self.run.values)
         chosen = registry.sections(None if cadence == ALL else cadence)
         for _, section in chosen:
-            if not section.needs_db:
+            if section.source == registry.COLLECTOR:
                 values.update(section.run(Context(self.site, self.now, self_metrics=lambda: self.self_metrics(cadence))))
         metrics, unsupported, discovery = {}, {}, {}
         for _, section in chosen:

@@ -38,6 +38,7 @@ DEFAULT_SPOOL_MAX_BYTES = 100 * 2**20
 DEFAULT_CACHE_DIR = "/var/cache/zabbix-sepa"
 DEFAULT_SEND_TIMEOUT = 10
 DEFAULT_DAILY_REPORT_AT = "07:15"
+DEFAULT_REDIS_PORT = 6379
 MAIL_ADDRESS = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\".]+")
 
 
@@ -59,6 +60,19 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class RedisConfig:
+    """The bench's `redis_queue` (Frappe's common_site_config.json), where RQ keeps the
+    background jobs: the queue metrics read it (never write), with a login when it wants one
+    (`password` alone for requirepass; with `username` an ACL user) and the bench whose queues
+    to read (`bench_id`; None: the only bench whose queues it holds)."""
+    host: str
+    port: int = DEFAULT_REDIS_PORT
+    username: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
+    bench_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class HealthConfig:
     """What `zabbix-sepa health` looks at besides the database (seed 003's checks)."""
     disk_paths: Tuple[str, ...] = ("/",)
@@ -66,7 +80,7 @@ class HealthConfig:
     disk_critical_percent: float = 90
     db_latency_warn_ms: float = 500
     redis_host: Optional[str] = None
-    redis_port: int = 6379
+    redis_port: int = DEFAULT_REDIS_PORT
 
 
 FRAPPE_HOST_TEMPLATES = ("linux", "mysql", "redis")   # roles of Zabbix's own templates (zabbix/provision.py)
@@ -96,6 +110,7 @@ class Site:
     proxy: Optional[str] = None                  # the name of the zabbix.proxies entry that monitors it
     proxy_group: Optional[str] = None            # or (7.0) the proxy group whose proxies share it
     frappe_host: Optional[FrappeHost] = None     # `zabbix setup` makes it a host with Zabbix's own templates
+    redis: Optional[RedisConfig] = None          # its bench's redis_queue (sites[].redis over redis), or none
 
     def budget(self, cadence):
         """Seconds a collection of `cadence` (minute, hour or all) may take."""
@@ -719,7 +734,7 @@ def _email(c, raw, key, defaults):
 def _health(c, raw, raw_redis):
     h = c.mapping(raw, "health", {"disk_paths", "disk_warn_percent", "disk_critical_percent",
                                   "db_latency_warn_ms"})
-    r = c.mapping(raw_redis, "redis", {"host", "port"})
+    r = c.mapping(raw_redis, "redis", REDIS_KEYS)
     d = HealthConfig()
     paths = h.get("disk_paths", list(d.disk_paths))
     if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p.startswith("/") for p in paths):
@@ -733,7 +748,44 @@ def _health(c, raw, raw_redis):
         db_latency_warn_ms=c.number(h.get("db_latency_warn_ms", d.db_latency_warn_ms), "health.db_latency_warn_ms",
                                     1, 600000),
         redis_host=c.string(r.get("host"), "redis.host") if raw_redis is not None else None,
-        redis_port=c.number(r.get("port", 6379), "redis.port", 1, 65535, integer=True))
+        redis_port=c.number(r.get("port", DEFAULT_REDIS_PORT), "redis.port", 1, 65535, integer=True))
+
+
+REDIS_KEYS = {"host", "port", "username", "password_file", "bench_id"}
+
+
+def _redis_fields(c, raw, key):
+    """The keys a `redis` mapping under `key` gives, checked: {RedisConfig field: (value, the
+    key it comes from)}; a key set to null is left out."""
+    r = c.mapping(raw, key, REDIS_KEYS)
+    out = {}
+    if r.get("host") is not None:
+        out["host"] = (c.string(r["host"], f"{key}.host"), f"{key}.host")
+    if r.get("port") is not None:
+        out["port"] = (c.number(r["port"], f"{key}.port", 1, 65535, integer=True), f"{key}.port")
+    if r.get("username") is not None:
+        out["username"] = (c.string(r["username"], f"{key}.username"), f"{key}.username")
+    if r.get("password_file") is not None:
+        path = c.absolute_path(r["password_file"], f"{key}.password_file")
+        out["password"] = (_secret_file(c, path, f"{key}.password_file"), f"{key}.password_file")
+    if r.get("bench_id") is not None:
+        out["bench_id"] = (c.string(r["bench_id"], f"{key}.bench_id"), f"{key}.bench_id")
+    return out
+
+
+def _redis(c, top, site_raw, key):
+    """A site's RedisConfig: its own `redis` (under `key`) key by key over the top-level one's
+    fields (`top`, from _redis_fields; None when there is no top-level `redis`); None when
+    neither is given."""
+    if top is None and site_raw is None:
+        return None
+    fields = {**(top or {}), **_redis_fields(c, site_raw, f"{key}.redis")}
+    if "host" not in fields:
+        c.fail(f"{key}.redis.host" if site_raw is not None else "redis.host",
+               "is required: the host of the bench's redis_queue (Frappe's common_site_config.json)")
+    if "username" in fields and "password" not in fields:
+        c.fail(fields["username"][1], "needs password_file too: an ACL user logs in with a password")
+    return RedisConfig(**{name: value for name, (value, _) in fields.items()})
 
 
 def _daily_report(c, raw, key, inherited, site_level):
@@ -778,7 +830,7 @@ TOP_KEYS = {"zabbix", "thresholds", "discovery", "spool_dir", "spool_max_age_hou
             "cache_seconds", "cache_dir", "timezone", "collect_timeout", "sites", "alerts", "health", "redis",
             "send_concurrency", "reports", "cadences"}
 SITE_KEYS = {"name", "database", "thresholds", "discovery", "timezone", "collect_timeout", "reports", "cadences",
-             "proxy", "proxy_group", "frappe_host"}
+             "proxy", "proxy_group", "frappe_host", "redis"}
 
 
 def parse(raw, path="<config>"):
@@ -805,6 +857,7 @@ def parse(raw, path="<config>"):
     api = _api(c, zbx.get("api"), "zabbix.api")
     alerts = _alerts(c, top.get("alerts"), "alerts")
     health = _health(c, top.get("health"), top.get("redis"))
+    redis = _redis_fields(c, top["redis"], "redis") if top.get("redis") is not None else None
     thresholds = _thresholds(c, top.get("thresholds"), "thresholds", DEFAULT_THRESHOLDS)
     discovery = _discovery(c, top.get("discovery"), "discovery", DEFAULT_DISCOVERY)
     timezone = c.timezone(top.get("timezone"), "timezone")
@@ -861,6 +914,7 @@ def parse(raw, path="<config>"):
             daily_report_to=_daily_report(c, rs.get("reports"), f"{key}.reports", daily_to, site_level=True)[0],
             intervals=intervals, hour_collect_timeout=hour_timeout, health=health,
             proxy=proxy, proxy_group=proxy_group, frappe_host=frappe_host,
+            redis=_redis(c, redis, rs.get("redis"), key),
         ))
     return Config(path=path, zabbix=zabbix, spool_dir=spool_dir, sites=sites, api=api, alerts=alerts,
                   health=health, daily_report_at=daily_at, **spool)

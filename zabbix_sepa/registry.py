@@ -15,13 +15,13 @@ The types are in `zabbix_sepa.groups.base` and re-exported here.
 import re
 
 from zabbix_sepa.groups import ALL, collector
-from zabbix_sepa.groups.base import (AVERAGE, CADENCES, DISASTER, EVERY_RUN, FLOAT, HIGH, HOUR, INFO, INT,
-                                     MINUTE, STR, TEXT, WARNING, Discovery, Group, Macro, Metric, Order,
-                                     Section, Threshold, Trigger, above, below)
+from zabbix_sepa.groups.base import (AVERAGE, CADENCES, COLLECTOR, DATABASE, DISASTER, EVERY_RUN, FLOAT, HIGH,
+                                     HOUR, INFO, INT, MINUTE, REDIS, SOURCES, STR, TEXT, WARNING, Discovery, Group,
+                                     Macro, Metric, Order, Section, SourceError, Threshold, Trigger, above, below)
 
-__all__ = ["AVERAGE", "CADENCES", "DISASTER", "EVERY_RUN", "FLOAT", "HIGH", "HOUR", "INFO", "INT", "MINUTE",
-           "STR", "TEXT", "WARNING", "Discovery", "Group", "Macro", "Metric", "Order", "Section", "Threshold",
-           "Trigger", "above", "below", "MASTER_KEYS", "INTERVALS", "UNSUPPORTED", "groups", "sections", "metrics", "discoveries",
+__all__ = ["AVERAGE", "CADENCES", "COLLECTOR", "DATABASE", "DISASTER", "EVERY_RUN", "FLOAT", "HIGH", "HOUR", "INFO",
+           "INT", "MINUTE", "REDIS", "SOURCES", "STR", "TEXT", "WARNING", "Discovery", "Group", "Macro", "Metric",
+           "Order", "Section", "SourceError", "Threshold", "Trigger", "above", "below", "MASTER_KEYS", "INTERVALS", "UNSUPPORTED", "groups", "sections", "metrics", "discoveries",
            "cadence_of", "document_cadences", "master_key", "item_key", "tables", "macros", "triggers",
            "thresholds", "orders", "renamed_macros", "roots", "trigger_cadences", "trigger_cadence"]
 

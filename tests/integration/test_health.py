@@ -1,8 +1,6 @@
-"""`zabbix-sepa health` on real databases (and a real TCP peer for Redis)."""
+"""`zabbix-sepa health` on real databases (and a real redis-server: tests/redis_server.py)."""
 import datetime as dt
 import json
-import socket
-import subprocess
 import time
 
 import pytest
@@ -20,31 +18,10 @@ def health(cfg, *extra):
     return rc, json.loads(out) if out.strip().startswith("{") else out, err
 
 
-
-
-@pytest.fixture
-def redis():
-    """A real redis-server (Debian's package) on a free loopback port, for this test only."""
-    port = unused_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline and proc.poll() is None, "redis-server did not start"
-            time.sleep(0.05)
-    yield port
-    proc.terminate()
-    proc.wait(5)
-
-
-def test_healthy_site(tmp_path, site, redis):
+def test_healthy_site(tmp_path, site, redis_server):
     now = utc_now()
     site.insert("Scheduled Job Log", status="Complete", scheduled_job_type="x", creation=now - dt.timedelta(minutes=2))
-    cfg = write_config(tmp_path, site, timezone="UTC", redis={"host": "127.0.0.1", "port": redis},
+    cfg = write_config(tmp_path, site, timezone="UTC", redis=redis_server.mapping(),
                        health={"disk_paths": ["/"], "disk_warn_percent": 99, "disk_critical_percent": 100})
     rc, report, err = health(cfg)
     assert rc == 0 and report["status"] == "healthy", report

@@ -1,8 +1,11 @@
-"""No IBAN, person name or e-mail ever leaves the collector: sentinels seeded everywhere, grepped everywhere."""
+"""No IBAN, person name or e-mail ever leaves the collector: sentinels seeded everywhere (the site's
+tables, and the pickled calls of the background jobs in its bench's Redis), grepped everywhere."""
 import datetime as dt
 import json
 
+from tests import rq_data
 from tests.conftest import N, run_cli, write_config
+from zabbix_sepa.collect import unix_clock
 
 IBANS = ["NL02ABNA0123456789", "nl02 abna 0123 4567 89", "NL99SENT1NEL0000000"]
 NAMES = ["Zyxwvut Sentinelname", "Qwertz Privatperson"]
@@ -68,3 +71,23 @@ def test_no_personal_data_in_failure_reasons(tmp_path, site, server):
     assert rc == 1
     assert "time limit" in out
     assert_clean(out + err)
+
+
+def test_no_personal_data_from_the_background_jobs(tmp_path, site, redis_server):
+    """Each job's hash holds its pickled call and description (user, kwargs) and a failed one
+    its traceback: all seeded with the sentinels. The collector reads one timestamp of a job,
+    so none reaches the document, the logs or the daily report."""
+    seed(site)
+    bench = "srv-frappe-bench"
+    with redis_server.admin() as admin:
+        rq_data.fill(admin, bench, unix_clock(N, "Europe/Amsterdam"), sentinels=SENTINELS)
+        admin.call("SET", "rq:job-sentinel", " ".join(SENTINELS))       # anything else in the Redis, too
+    cfg = write_config(tmp_path, site, redis=redis_server.mapping(bench_id=bench))
+    rc, out, err = run_cli("--debug", "collect", "--config", cfg, "--now", str(N))
+    doc = json.loads(out)
+    assert rc == 0 and doc["metrics"]["sepa.queue.queued"] > 0 and len(doc["discovery"]["queues"]) == 4
+    assert_clean(out + err)
+    for fmt in ("json", "md"):
+        rc, out, err = run_cli("--debug", "report", "daily", "--config", cfg, "--now", str(N), "--format", fmt)
+        assert rc == 0 and "sepa_batches" in out
+        assert_clean(out + err)

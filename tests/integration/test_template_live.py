@@ -18,6 +18,7 @@ import yaml
 
 from tests import zabbix
 from tests.conftest import run_cli
+from tests.rq_data import not_configured
 from zabbix_sepa import registry
 from zabbix_sepa.zabbix.template import VARIANTS, export
 
@@ -200,7 +201,7 @@ def test_document_fills_items_discovery_and_opens_the_expected_problems(tmp_path
         assert items["sepa.batch.failed_24h"]["lastvalue"] == "1"
         assert items["sepa.batch.total"]["lastvalue"] == "2"
         assert items["sepa.collector.status"]["lastvalue"] == "0"
-        assert json.loads(items["sepa.collector.unsupported"]["lastvalue"]) == {}
+        assert json.loads(items["sepa.collector.unsupported"]["lastvalue"]) == not_configured()   # no redis
         assert items[f"sepa.batch.failed_entries[{failed}]"]["lastvalue"] == "2"
         assert len([k for k in items if k.startswith("sepa.batch.age[")]) == 2
         # the failed batch makes: failed batches (24h), success rate 0 % (30d), both entries of

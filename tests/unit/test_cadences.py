@@ -14,43 +14,17 @@ from zabbix_sepa.collect import collect
 from zabbix_sepa.config import Site
 from zabbix_sepa.db import DatabaseError
 from zabbix_sepa.groups import collector
-from zabbix_sepa.groups.base import HOUR, INT, MINUTE, Group, Metric, Section
+from zabbix_sepa.groups.base import HOUR, INT, MINUTE, Metric, Section
 from zabbix_sepa.transport import push
 from zabbix_sepa.transport.spool import HostSpool
 
 IBAN = "NL91ABNA0417164300"
 
 
-class FakeDB:
-    """Every table exists; counts statements like the real session."""
-
-    def __init__(self, cfg, deadline):
-        self.statements = 0
-
-    def inspect(self, tables):
-        return set(tables), 1024, 3
-
-    def close(self):
-        pass
-
-
 def section(name, cadence, run, keys=None):
     keys = keys or [f"t.{name}"]
     return Section(name, run, cadence=cadence, tables=("tabX",),
                    metrics=tuple(Metric(k, k, INT) for k in keys))
-
-
-@pytest.fixture
-def fake_registry(monkeypatch):
-    """Replace the groups by the sections a test gives (plus the collector's own)."""
-    def use(*sections):
-        groups = [Group("t", "test", tuple(sections)), collector.GROUP]
-        monkeypatch.setattr(registry, "sections", lambda cadence=None: [
-            (g, s) for g in groups for s in g.sections
-            if cadence is None or s.cadence in (cadence, registry.EVERY_RUN)])
-        monkeypatch.setattr(registry, "tables", lambda: ["tabX"])
-    monkeypatch.setattr(collect_mod, "Database", FakeDB)
-    return use
 
 
 def site(collect_timeout=1.0, hour_timeout=5.0):

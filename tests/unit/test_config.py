@@ -402,6 +402,7 @@ BROKEN_ORDERS = [
     ("batch_stuck_hours", 72, "batch_unprocessed_hours", "below"),        # equal: Draft must be sooner
     ("error_rate_per_hour", 501, "errors_per_day_max", "at most"),
     ("nodata_minutes", 151, "nodata_hour_minutes", "at most"),
+    ("queue_wait_minutes", 31, "queue_long_wait_minutes", "at most"),
 ]
 
 
@@ -557,3 +558,85 @@ def test_a_frappe_host_and_its_defaults(tmp_path):
 def test_frappe_host_errors_name_the_key(tmp_path, sites, message):
     with pytest.raises(config.ConfigError, match=message):
         config.load(write(tmp_path, {"sites": sites}))
+
+
+# -- redis: the bench's redis_queue (queue metrics; health's PING) ------------------------------
+
+def secret_file(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def test_redis_top_level_and_per_site_key_by_key(tmp_path):
+    top_pw = secret_file(tmp_path, "top", "top-secret-pw\n")
+    site_pw = secret_file(tmp_path, "site", "site-secret-pw")
+    cfg = config.load(write(tmp_path, {
+        "redis": {"host": "10.0.0.5", "port": 11000, "password_file": top_pw, "bench_id": "frappe-bench"},
+        "sites": [SITE,
+                  {**SITE, "name": "other-bench", "redis": {"bench_id": "other-bench", "username": "other-bench",
+                                                            "password_file": site_pw}},
+                  {**SITE, "name": "own-redis", "redis": {"host": "10.0.0.9", "port": 12000}}]}))
+    prod, other, own = (s.redis for s in cfg.sites)
+    assert prod == config.RedisConfig("10.0.0.5", 11000, None, "top-secret-pw", "frappe-bench")
+    assert other == config.RedisConfig("10.0.0.5", 11000, "other-bench", "site-secret-pw", "other-bench")
+    assert own == config.RedisConfig("10.0.0.9", 12000, None, "top-secret-pw", "frappe-bench")
+    assert (cfg.health.redis_host, cfg.health.redis_port) == ("10.0.0.5", 11000)       # health PINGs the top one
+    assert "secret" not in repr(prod)
+
+
+def test_redis_of_one_site_only_and_none_at_all(tmp_path):
+    cfg = config.load(write(tmp_path, {"sites": [SITE, {**SITE, "name": "b", "redis": {"host": "r"}}]}))
+    assert cfg.sites[0].redis is None and cfg.sites[1].redis == config.RedisConfig("r", 6379)
+    assert cfg.health.redis_host is None
+
+
+@pytest.mark.parametrize("top, site, key, problem", [
+    ({"host": "r", "username": "u"}, None, "redis.username", "needs password_file too"),
+    ({"host": "r"}, {"username": "u"}, "sites[0].redis.username", "needs password_file too"),
+    ({"port": 11000}, None, "redis.host", "is required"),
+    (None, {"port": 11000}, "sites[0].redis.host", "is required"),
+    ({"port": 11000}, {"bench_id": "b"}, "sites[0].redis.host", "is required"),
+    ({"host": "r"}, {"port": 70000}, "sites[0].redis.port", "must be between 1 and 65535"),
+    ({"host": "r", "port": "11000"}, None, "redis.port", "must be an integer"),
+    ({"host": "r"}, {"user": "u"}, "sites[0].redis.user", "unknown key"),
+    ({"host": "r", "password": "pw"}, None, "redis.password", "unknown key"),
+    ({"host": "r", "password_file": "relative/pw"}, None, "redis.password_file", "must be an absolute path"),
+    ({"host": "r", "password_file": "/nonexistent/zsepa-pw"}, None, "redis.password_file", "cannot read"),
+    ({"host": "r", "bench_id": ""}, None, "redis.bench_id", "must be a non-empty string"),
+    ({"host": ["r"]}, None, "redis.host", "must be a non-empty string"),
+    ({"host": "r"}, "r:6379", "sites[0].redis", "must be a mapping"),
+])
+def test_redis_errors_name_the_key(tmp_path, top, site, key, problem):
+    doc = {"sites": [dict(SITE, **({"redis": site} if site is not None else {}))]}
+    if top is not None:
+        doc["redis"] = top
+    with pytest.raises(config.ConfigError) as err:
+        config.load(write(tmp_path, doc))
+    assert err.value.key == key and problem in err.value.problem, (err.value.key, err.value.problem)
+
+
+def test_a_redis_password_is_masked_in_logs(tmp_path):
+    from zabbix_sepa import redact
+    config.load(write(tmp_path, {"redis": {"host": "r", "password_file": secret_file(tmp_path, "pw", "rq-pw-1234567")},
+                                 "sites": [SITE]}))
+    assert redact.redact("AUTH rq-pw-1234567") == "AUTH ***"
+
+
+def test_the_example_s_redis_block_switched_on_is_valid(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "config.example.yaml"), encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    start = lines.index("# redis:                     # the bench's redis_queue (common_site_config.json): the background job")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:])
+    text = "\n".join(lines[:start] + block + lines[start + len(block):])
+    for name in ("db-password", "redis-password"):
+        text = text.replace(f"/etc/zabbix-sepa/{name}", secret_file(tmp_path, name, "example-secret-pw"))
+    cfg = config.load(write(tmp_path, text))
+    assert cfg.sites[0].redis == config.RedisConfig("127.0.0.1", 11000, "zabbix-sepa", "example-secret-pw",
+                                                    "frappe-bench")

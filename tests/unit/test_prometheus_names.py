@@ -49,3 +49,22 @@ def test_every_metric_declares_its_prometheus_name_in_its_group():
         assert m.prometheus.endswith(suffix.get(m.unit, "")), m.key
         assert not m.prometheus.endswith(("_count", "_total")), m.key     # promtool: not on gauges
         assert bool(m.label) == ("[" in m.key), m.key
+
+
+def test_discovery_fields_have_families_of_their_own():
+    """A list's fields are exposed as <item_prefix>_<field>{<macro>="..."}: none may fall into a
+    metric's family (sepa.queue.queued, the total, is sepa_queue_jobs_queued; the queue's own
+    sepa_queue_queued{queue="short"})."""
+    text = exposition([{"site": "s", "metrics": {"sepa.queue.queued": 5, "sepa.queue.oldest_age": 61.5},
+                        "discovery": {"queues": [{"{#QUEUE}": "short", "queued": 5, "oldest_age": 61.5,
+                                                  "failed": 1, "workers": 0}]}, "unsupported": {}}])
+    assert 'sepa_queue_jobs_queued{site="s"} 5\n' in text and 'sepa_queue_queued{site="s",queue="short"} 5\n' in text
+    assert 'sepa_queue_oldest_job_age_seconds{site="s"} 61.5\n' in text
+    assert 'sepa_queue_oldest_age_seconds{site="s",queue="short"} 61.5\n' in text
+    from zabbix_sepa.transport.prometheus import UNITS
+    metric_families = {m.prometheus for m in registry.metrics() if m.prometheus}
+    for d in registry.discoveries():
+        for f in d.fields:
+            family = d.item_prefix.replace(".", "_") + "_" + f.key + UNITS.get(f.unit, ("", 1))[0]
+            assert family not in metric_families and family in text or d.name != "queues", (d.name, family)
+            assert family not in metric_families, (d.name, family)

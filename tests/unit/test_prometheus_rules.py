@@ -78,6 +78,9 @@ def test_translations():
         return translate(trigger(name))["expr"]
 
     assert expr("SEPA: error rate high") == f"sepa_error_count_1h > {threshold('{$SEPA.ERROR.RATE.MAX}'):g}"
+    assert expr("SEPA queue {#QUEUE}: jobs wait without workers") == (    # `and`, as Zabbix binds it
+        "min_over_time(sepa_queue_queued[3m]) > 0 and max_over_time(sepa_queue_workers[3m]) < "
+        f"{threshold('{$SEPA.QUEUE.WORKERS.MIN}'):g}")
     assert expr("SEPA: batch success rate low") == \
         f"sepa_batch_success_rate_30d_ratio < {threshold('{$SEPA.BATCH.SUCCESS.MIN}') / 100:g}"
     assert expr("SEPA: collection slow") == \
@@ -244,7 +247,7 @@ def test_no_data_of_any_site_is_one_alert_without_a_site_label(tmp_path):
 
 @pytest.mark.parametrize("expression, recovery, says", [
     ("avg(/T/sepa.batch.stuck,5m)>1", "", "avg(/T/sepa.batch.stuck, 5m) is not translated"),
-    ("last(/T/sepa.batch.stuck)>1 and last(/T/sepa.batch.stuck)<9", "", "cannot read 'and"),
+    ("last(/T/sepa.batch.stuck)+1>9", "", "cannot read '+1"),
     ("(last(/T/sepa.batch.stuck)>1)", "", "cannot read '(last"),
     ("last(/T/sepa.batch.stuck)", "", "expected operator but found the end"),
     ("last(/T/sepa.no.such.key)>1", "", "no metric, discovered item or master item 'sepa.no.such.key'"),

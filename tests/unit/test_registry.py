@@ -32,6 +32,7 @@ sepa.collector.duration sepa.collector.queries sepa.collector.rss sepa.collector
 sepa.collector.version
 sepa.health.status
 sepa.users.active_24h
+sepa.queue.queued sepa.queue.oldest_age sepa.queue.failed sepa.queue.workers
 """.split()       # the last lines: added by issue 16 (metrics.md's Additions) and issue 17 (interface.md's)
 
 
@@ -43,8 +44,10 @@ def test_registry_has_exactly_the_contract_keys_once():
 
 def test_discovery_lists_of_the_contract():
     lists = {d.name: d for d in registry.discoveries()}
-    assert set(lists) == {"batches", "banks", "jobs", "health"}       # health: issue 16
+    assert set(lists) == {"batches", "banks", "jobs", "health", "queues"}       # health: issue 16, queues: 17
     assert lists["health"].macros == ("{#CHECK}",) and lists["health"].values == ("status", "value")
+    assert lists["queues"].macros == ("{#QUEUE}",)
+    assert lists["queues"].values == ("queued", "oldest_age", "failed", "workers")
     assert lists["batches"].macros == ("{#BATCH}", "{#STATUS}", "{#TYPE}")
     assert lists["banks"].values == ("mandates", "failed_entries_30d")
     assert lists["jobs"].values == ("last_success_age", "failed_24h")
@@ -58,7 +61,7 @@ def test_every_metric_is_described():
 
 def test_group_modules_are_the_architecture_groups():
     names = [g.name for g in registry.groups()]
-    assert names == ["batches", "mandates", "members", "finance", "dues", "errors", "scheduler",
+    assert names == ["batches", "mandates", "members", "finance", "dues", "errors", "scheduler", "queues",
                      "audit", "users", "system", "health", "collector"]
 
 

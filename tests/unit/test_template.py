@@ -395,10 +395,10 @@ def test_7_0_dashboard_widget_shapes():
 def test_the_overview_shows_the_figures_an_admin_looks_for():
     from zabbix_sepa.zabbix.dashboard import VALUES
     labels = [label for _, label in VALUES]
-    assert len(labels) == len(set(labels)) == 26
+    assert len(labels) == len(set(labels)) == 28
     assert {"Pending batches", "Failed batches 24h", "Stuck batches", "Collection rate 30d", "Outstanding",
-            "Active mandates", "Invalid IBAN", "Errors 1h", "Scheduler idle", "Collector",
-            "Active users 24h"} <= set(labels)
+            "Active mandates", "Invalid IBAN", "Errors 1h", "Scheduler idle", "Jobs queued", "Job workers",
+            "Collector", "Active users 24h"} <= set(labels)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -414,7 +414,8 @@ def test_override_patterns_match_the_discovered_names_of_their_own_prototype_onl
     # ({#MACRO}s replaced); comparing with the prototype's own name never matched (issue 16).
     from zabbix_sepa.zabbix.template import discovered_name_pattern
     samples = {"{#BATCH}": "DD-BATCH-00328", "{#STATUS}": "Failed", "{#TYPE}": "RCUR",
-               "{#BANK}": "NL:ABNA", "{#JOB}": "direct_debit_batch.process_sepa_batches", "{#CHECK}": "disk:/"}
+               "{#BANK}": "NL:ABNA", "{#JOB}": "direct_debit_batch.process_sepa_batches", "{#CHECK}": "disk:/",
+               "{#QUEUE}": "short"}
     checked = 0
     for d in registry.discoveries():
         names = {t.name: re.sub(r"\{#[A-Z_]+\}", lambda m: samples[m.group(0)], t.name) for t in d.triggers}

@@ -3,7 +3,8 @@ types every metric group module (`zabbix_sepa.groups.*`) declares itself with.
 
 A group declares its metrics (key, name, unit, value type, description), its
 discovery lists, its `Section`s (one SQL statement or one streamed read each,
-with the tables it needs and the cadence it is collected at), the Zabbix
+with the tables it needs and the cadence it is collected at; or, for a section whose
+`source` is REDIS, a few reads of the bench's Redis), the Zabbix
 triggers and threshold macros about them, and the `Order`s its thresholds keep.
 `zabbix_sepa.registry` gathers the groups; the collector, the docs, both template
 variants, the UserParameters and the Prometheus names are generated from these
@@ -24,6 +25,17 @@ FLOAT, INT, STR, TEXT = "float", "int", "str", "text"     # TEXT: template items
 MINUTE, HOUR = "minute", "hour"
 CADENCES = (MINUTE, HOUR)
 EVERY_RUN = "every run"
+
+# Where a section reads: the site's database (its `tables`), the bench's Redis (the RQ queues
+# of Frappe's background jobs; `redis` of the site's config), or the collector itself.
+DATABASE, REDIS, COLLECTOR = "database", "redis", "collector"
+SOURCES = (DATABASE, REDIS, COLLECTOR)
+
+
+class SourceError(Exception):
+    """What a section raises when its source answered but not with anything it can collect
+    (e.g. the queues of several benches and no bench chosen). Its keys are unsupported with
+    this text as the reason, so the text must be safe to show: no value of the site's data."""
 
 
 @dataclass(frozen=True)
@@ -202,14 +214,18 @@ class Discovery:
 
 @dataclass(frozen=True)
 class Section:
-    """One unit of collection: a statement (or a stream) over some tables.
+    """One unit of collection: a statement (or a stream) over some tables, or (source REDIS)
+    a few reads of the bench's Redis.
 
     `run(ctx)` returns {metric key or discovery name: value} for exactly the
     metrics and discovery lists the section declares. If a table in `tables`
     is missing, they are unsupported and the collection counts as failed; if a
     table in `optional_tables` is missing, they are unsupported, no failure.
-    If `run` fails in any way (a database error, a bug, a key it did not return),
-    its keys are unsupported with the reason and the others are still collected.
+    A REDIS section sees `ctx.redis` (read commands only); without `redis` in the
+    site's config its keys are unsupported, no failure, like an optional table's.
+    If `run` fails in any way (a database or Redis error, a SourceError, a bug, a key
+    it did not return), its keys are unsupported with the reason and the others are
+    still collected.
     """
     name: str
     run: Callable
@@ -217,9 +233,13 @@ class Section:
     discovery: Tuple[Discovery, ...] = ()
     tables: Tuple[str, ...] = ()
     optional_tables: Tuple[str, ...] = ()
-    needs_db: bool = True     # False: computed by the collector about itself
-    max_statements: int = 1   # what `run` may execute; the performance report holds it to this
+    source: str = DATABASE    # DATABASE, REDIS or (computed by the collector about itself) COLLECTOR
+    max_statements: int = 1   # SQL `run` may execute; the performance report holds it to this
     cadence: str = MINUTE     # MINUTE, HOUR or (the collector's own section) EVERY_RUN
+
+    @property
+    def needs_db(self):
+        return self.source == DATABASE
 
     @property
     def keys(self):

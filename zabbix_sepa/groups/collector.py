@@ -4,9 +4,9 @@ Its metrics are in every document, whatever the cadence: the template has them o
 cadence (sepa.collector.status for the minute, sepa.collector.status[hour] for the hour).
 The triggers here are the roots the business triggers depend on: no data at a cadence,
 and the database unreachable."""
-from zabbix_sepa.groups.base import (ANOMALY_DAYS, ANOMALY_MAX_DEVIATIONS, EVERY_RUN, FLOAT, HIGH, HOUR, INFO, INT,
-                                     MINUTE, STR, TEXT, WARNING, Group, Macro, Metric, Order, Section, Threshold,
-                                     Trigger, unusual)
+from zabbix_sepa.groups.base import (ANOMALY_DAYS, ANOMALY_MAX_DEVIATIONS, COLLECTOR, EVERY_RUN, FLOAT, HIGH, HOUR,
+                                     INFO, INT, MINUTE, STR, TEXT, WARNING, Group, Macro, Metric, Order, Section,
+                                     Threshold, Trigger, unusual)
 
 # Value map for sepa.collector.status (the template issue renders it).
 STATUS_NAMES = {0: "all groups collected", 1: "some group failed", 2: "database unreachable"}
@@ -72,7 +72,8 @@ def _partial(cadence):
     return Trigger(f"SEPA: {what}collection partial",
                    f"last(/T/{key})=1", WARNING,
                    f"Some metric group of the {cadence} collection could not be collected (a required "
-                   f"table is missing, a query failed or its collect_timeout was exceeded). The item "
+                   f"table is missing, a query failed, its collect_timeout was exceeded, or the bench's "
+                   f"Redis did not answer or refused the login). The item "
                    f"{unsupported} says which and why. (A database that cannot be reached is the minute "
                    f"collection's problem \"collector cannot reach the database\".)",
                    event_name=f"SEPA: {what}collection partial (some groups failed)", independent=True)
@@ -93,7 +94,7 @@ GROUP = Group(
     name="collector",
     title="Collector",
     sections=(
-        Section("self", collect, needs_db=False, cadence=EVERY_RUN, metrics=(
+        Section("self", collect, source=COLLECTOR, cadence=EVERY_RUN, metrics=(
             Metric("sepa.collector.duration", "Collection duration", FLOAT, "s",
                    description="Seconds the whole collection took.", prometheus="sepa_collector_duration_seconds"),
             Metric("sepa.collector.queries", "Collection SQL statements", INT,
@@ -103,7 +104,8 @@ GROUP = Group(
                    prometheus="sepa_collector_rss_bytes"),
             Metric("sepa.collector.status", "Collector status", INT,
                    description="0 all groups collected; 1 some group failed (required table missing, "
-                               "query error or timeout); 2 the database could not be reached.",
+                               "query error, timeout, or the configured Redis failing); 2 the database could "
+                               "not be reached.",
                    valuemap=tuple(STATUS_NAMES.items()), prometheus="sepa_collector_status", overview="Collector"),
             Metric("sepa.collector.version", "Collector version", STR,
                    description="zabbix-sepa package version."),

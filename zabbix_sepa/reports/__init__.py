@@ -27,7 +27,7 @@ class Context:
         self.current, self.previous = windows(now, days)
         self.timeout, self.runs, self.alerts = timeout, runs, alerts
         self._progress = progress or (lambda text: None)
-        self._document = None
+        self._documents = {}
 
     def progress(self, text):
         self._progress(text)
@@ -37,15 +37,16 @@ class Context:
         return {"now": self.now, "D": self.today, "since": c.since, "first": c.first,
                 "p_since": p.since, "p_until": p.until, "p_first": p.first, "p_last": p.last, **extra}
 
-    def document(self, timings=None):
-        """One collection at N, with the report's time budget instead of collect_timeout;
-        passing `timings` collects anew and fills it (see collect.collect)."""
-        if self._document is None or timings is not None:
+    def document(self, timings=None, cadence="all"):
+        """One collection at N of `cadence` (default: all metrics), with the report's time budget
+        instead of collect_timeout; passing `timings` collects anew and fills it (see
+        collect.collect)."""
+        if cadence not in self._documents or timings is not None:
             from zabbix_sepa.collect import collect
             self.progress("collecting the site's metrics")
             site = dataclasses.replace(self.site, collect_timeout=self.timeout, hour_collect_timeout=self.timeout)
-            self._document = collect(site, self.now, timings=timings)
-        return self._document
+            self._documents[cadence] = collect(site, self.now, timings=timings, cadence=cadence)
+        return self._documents[cadence]
 
     def metric(self, key, notes):
         """A metric of the document, or None with the reason added to `notes`."""

@@ -1,11 +1,12 @@
 """Seed 003's daily report: errors by method (top 10), active users, SEPA batch status of the
-last 7 days, scheduler failures. Windows are fixed (24 hours, 7 days before N); `--days` does
-not apply."""
+last 7 days, scheduler failures, and the background jobs as of N (the RQ queues of the site's
+bench: the collector's own values, from a minute collection). Windows are fixed (24 hours,
+7 days before N); `--days` does not apply."""
 import datetime as dt
 
 from zabbix_sepa.groups.users import ACTIVE_SQL, ACTIVITY_LOG
 from zabbix_sepa.reports.errors import CODE_PATH, HOTSPOTS_SQL
-from zabbix_sepa.reports.model import AMOUNT, INT, Column, Table, label
+from zabbix_sepa.reports.model import AMOUNT, INT, NUM, Column, Table, label
 
 TITLE = "Verenigingen daily report"
 
@@ -63,3 +64,26 @@ def build(ctx, report):
     report.tables.append(Table("scheduler", "Scheduler failures, last 24 hours", (
         Column("job", "Scheduled job type"), Column("failures", "Failures", INT)),
         [{"job": label(j), "failures": int(n)} for j, n in ctx.db.rows(SCHEDULER_FAILURES_SQL, params)]))
+    ctx.progress("background jobs")
+    report.tables.append(background_jobs(ctx.document(cadence="minute")))
+
+
+QUEUE_TOTALS = {"queued": "sepa.queue.queued", "oldest_age": "sepa.queue.oldest_age",
+                "failed": "sepa.queue.failed", "workers": "sepa.queue.workers"}
+
+
+def background_jobs(doc):
+    """The queues of the collector's document as a table, the bench's totals as its last row;
+    when they were not collected, an empty table saying why."""
+    columns = (Column("queue", "Queue"), Column("queued", "Jobs queued", INT),
+               Column("oldest_age", "Next job waits (s)", NUM), Column("failed", "Failed jobs kept", INT),
+               Column("workers", "Workers alive", INT))
+    title = "Background jobs (RQ queues of the bench, now)"
+    if "queues" not in doc["discovery"]:
+        reason = doc["unsupported"].get("discovery.queues", "unknown reason")
+        return Table("queues", title, columns, [], note=f"Not collected: {reason}.")
+    rows = [{"queue": q["{#QUEUE}"], **{k: q[k] for k in QUEUE_TOTALS}} for q in doc["discovery"]["queues"]]
+    total = {"queue": "all queues", **{k: doc["metrics"].get(key) for k, key in QUEUE_TOTALS.items()}}
+    return Table("queues", title, columns, rows, total=total,
+                 note="Workers: alive RQ workers listening to the queue (one worker may listen to several: the "
+                      "total counts it once). Failed jobs: those RQ still keeps (Frappe: 7 days).")

@@ -2,7 +2,7 @@
 the series of the exposition (transport/prometheus.py), with the registry's default thresholds.
 
 A trigger expression is read by a small parser for exactly the shapes the groups use:
-comparisons `function(/T/item[,args]) OP number|{$MACRO}`, joined by `or`. Each becomes PromQL:
+comparisons `function(/T/item[,args]) OP number|{$MACRO}`, joined by `or` and `and`. Each becomes PromQL:
 
     last(/T/k)>M               k > M                     (the series of item k, by name_of)
     min(/T/k,#n)>M             min_over_time(k[n*i]) > M (i: the default interval of the
@@ -93,6 +93,7 @@ class Comparison:
     call: Call
     operator: str
     operand: str        # a number or a {$MACRO}
+    joiner: str = ""    # "and" or "or" before it (PromQL gives them Zabbix's precedence: and first)
 
 
 _TOKEN = re.compile(r"""\s*(?:
@@ -100,9 +101,9 @@ _TOKEN = re.compile(r"""\s*(?:
     | (?P<operator><>|<=|>=|[<>=])
     | (?P<number>-?[0-9]+(?:\.[0-9]+)?)
     | (?P<macro>\{\$[A-Z0-9.]+(?::"[^"]*")?\})
-    | (?P<or>or)(?![a-z])
+    | (?P<joiner>or|and)(?![a-z])
     )\s*""", re.X)
-_KINDS = ("call", "operator", "number", "macro", "or")
+_KINDS = ("call", "operator", "number", "macro", "joiner")
 MACRO = re.compile(r'\{\$([A-Z0-9.]+)(?::"([^"]*)")?\}')
 LLD_MACRO = re.compile(r"\{#[A-Z0-9_]+\}")
 
@@ -124,15 +125,15 @@ def parse(expression):
             raise ExpressionError(f"expected {' or '.join(kinds)} but found {found} in {expression!r}")
         return match
 
-    comparisons = []
+    comparisons, joiner = [], ""
     while True:
         call, operator, operand = take("call"), take("operator"), take("number", "macro")
         item, *args = call["args"].split(",")
         comparisons.append(Comparison(Call(call["function"], item, tuple(args)), operator["operator"],
-                                      operand["number"] or operand["macro"]))
+                                      operand["number"] or operand["macro"], joiner))
         if not tokens:
             return tuple(comparisons)
-        take("or")
+        joiner = take("joiner")["joiner"]
 
 
 def seconds(text):
@@ -288,6 +289,13 @@ def _time_left(comparison, series, scale, variant):
     return f"predict_linear({series}[{duration(seconds(period))}], {number(horizon)}) >= {number(value(limit) * scale)}"
 
 
+def _variant_expr(comparisons, variant, interval, alone):
+    """One variant's PromQL: its comparisons with the trigger's joiners, in parentheses when
+    `and` meets the `or` between variants."""
+    text = " ".join(filter(None, (part for c in comparisons for part in (c.joiner, _promql(c, variant, interval)))))
+    return text if alone or all(c.joiner != "and" for c in comparisons) else f"({text})"
+
+
 def _interval(trigger):
     """The default interval of the cadence the trigger's items are collected at."""
     try:
@@ -339,8 +347,8 @@ def translate(trigger):
         interval = _interval(trigger)
         keep = _keep_firing_for(trigger, comparisons, interval)
         variants = _variants(trigger)
-        rule = {"alert": alert_name(trigger),
-                "expr": " or ".join(_promql(c, v, interval) for v in variants for c in comparisons)}
+        rule = {"alert": alert_name(trigger), "expr": " or ".join(
+            _variant_expr(comparisons, v, interval, alone=len(variants) == 1) for v in variants)}
     except ExpressionError as exc:
         raise type(exc)(f"trigger {trigger.name!r}: {exc}") from None
     if keep:
