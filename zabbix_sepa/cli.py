@@ -336,15 +336,9 @@ def cmd_userparameters(args):
 def cmd_template_export(args):
     from zabbix_sepa.zabbix.template import export
     text = export(args.variant, args.zabbix_version)
-    if not args.output:
-        sys.stdout.write(text)
-        return 0
-    try:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        print(f"zabbix-sepa: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
-        return 1
+    if args.output:
+        return 0 if _write(args.output, text) else 1
+    sys.stdout.write(text)
     return 0
 
 

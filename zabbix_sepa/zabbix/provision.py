@@ -203,8 +203,10 @@ class Provisioning:
                     out[template.AGENT_TIMEOUT_MACROS[cadence]] = agent_timeout(site.budget(cadence), cadence)
         return out
 
-    def agent_interface(self):
-        return {"type": 1, "main": 1, "useip": 1, "ip": self.agent_address, "dns": "", "port": str(self.agent_port)}
+    def agent_interface(self, address=None, port=None):
+        """The main agent interface: the --agent one's address unless given (a frappe_host's)."""
+        return {"type": 1, "main": 1, "useip": 1, "ip": address or self.agent_address, "dns": "",
+                "port": str(port or self.agent_port)}
 
     def host(self, site):
         variant, other = ("agent", "trapper") if self.agent else ("trapper", "agent")
@@ -227,17 +229,7 @@ class Provisioning:
             return
         h = found[0]
         hostid = h["hostid"]
-
-        want = self.monitored_by(site)
-        if any(str(h.get(k) or "0") != str(want.get(k) or "0") for k in ("monitored_by", "proxyid", "proxy_groupid")):
-            self.change(f"move host '{site.name}' to {self.monitor_name(site)}",
-                        lambda: self.api.call("host.update", hostid=hostid, **want))
-
-        groups = [g["groupid"] for g in h["hostgroups"]]
-        if self.group_id not in groups:
-            self.change(f"add host '{site.name}' to host group '{HOST_GROUP}'",
-                        lambda: self.api.call("host.update", hostid=hostid,
-                                              groups=[{"groupid": g} for g in groups + [self.group_id]]))
+        self.place(site.name, h, site)
 
         linked = [t["templateid"] for t in h["parentTemplates"]]
         if self.template_ids[other] in linked:   # first: both variants share every dependent item key
@@ -263,6 +255,20 @@ class Provisioning:
                         lambda: self.api.call("host.update", hostid=hostid, macros=keep + [
                             {"macro": k, "value": v} for k, v in want_macros.items()]))
 
+    def place(self, name, h, site):
+        """An existing host `h` (host.get with monitored_by, proxyid, proxy_groupid and its host
+        groups): monitored as `site` is (the server, its proxy or its proxy group) and in host
+        group SEPA, changed where it is not."""
+        hostid, want = h["hostid"], self.monitored_by(site)
+        if any(str(h.get(k) or "0") != str(want.get(k) or "0") for k in ("monitored_by", "proxyid", "proxy_groupid")):
+            self.change(f"move host '{name}' to {self.monitor_name(site)}",
+                        lambda: self.api.call("host.update", hostid=hostid, **want))
+        groups = [g["groupid"] for g in h["hostgroups"]]
+        if self.group_id not in groups:
+            self.change(f"add host '{name}' to host group '{HOST_GROUP}'",
+                        lambda: self.api.call("host.update", hostid=hostid,
+                                              groups=[{"groupid": g} for g in groups + [self.group_id]]))
+
     def stock_templates(self, roles):
         """{role: templateid} of Zabbix's own templates for `roles`, looked up by name once; a
         role the server has no template for is left out, with a warning."""
@@ -287,7 +293,7 @@ class Provisioning:
         macros someone added by hand stay; an interface at another address is moved."""
         fh = site.frappe_host
         stock = self.stock_templates(fh.templates)
-        interface = {"type": 1, "main": 1, "useip": 1, "ip": fh.address, "dns": "", "port": str(fh.port)}
+        interface = self.agent_interface(fh.address, fh.port)
         found = self.api.call("host.get", filter={"host": [fh.name]},
                               output=["hostid", "monitored_by", "proxyid", "proxy_groupid"],
                               selectHostGroups=["groupid"], selectParentTemplates=["templateid"],
@@ -304,15 +310,7 @@ class Provisioning:
             return
         h = found[0]
         hostid = h["hostid"]
-        want = self.monitored_by(site)
-        if any(str(h.get(k) or "0") != str(want.get(k) or "0") for k in ("monitored_by", "proxyid", "proxy_groupid")):
-            self.change(f"move host '{fh.name}' to {self.monitor_name(site)}",
-                        lambda: self.api.call("host.update", hostid=hostid, **want))
-        groups = [g["groupid"] for g in h["hostgroups"]]
-        if self.group_id not in groups:
-            self.change(f"add host '{fh.name}' to host group '{HOST_GROUP}'",
-                        lambda: self.api.call("host.update", hostid=hostid,
-                                              groups=[{"groupid": g} for g in groups + [self.group_id]]))
+        self.place(fh.name, h, site)
         agent = next((i for i in h["interfaces"] if i["type"] == "1" and i["main"] == "1"), None)
         if agent is None:
             self.change(f"add an agent interface ({fh.address}:{fh.port}) to host '{fh.name}'",
